@@ -1,0 +1,129 @@
+"""boto3 clients (with the emulator's endpoint when the settings name one) and
+the few look-ups the bootstrap and the verifier share.
+
+Every AWS failure surfaces as :class:`~tenantdb.errors.ToolkitError` with one
+line naming the call and the resource; no secret value is ever put in a
+message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tenantdb.errors import ToolkitError
+from tenantdb.settings import Settings
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
+
+# Keys the AWS RDS rotation functions read, plus the story's (AC9, task 6.2).
+SECRET_KEYS: tuple[str, ...] = ("engine", "host", "port", "dbname", "database", "username", "password", "uri")
+
+
+class Aws:
+    """Clients for one environment. Cheap to build; clients are created on first use."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        kwargs: dict[str, Any] = {"region_name": settings.region}
+        if settings.aws_endpoint_url:
+            kwargs["endpoint_url"] = settings.aws_endpoint_url
+            # An emulator accepts any credentials; never reach for real ones by accident.
+            kwargs.setdefault("aws_access_key_id", os.environ.get("AWS_ACCESS_KEY_ID", "testing"))
+            kwargs.setdefault("aws_secret_access_key", os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"))
+        self._session = boto3.session.Session()
+        self._kwargs = kwargs
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service, config=_CONFIG, **self._kwargs)
+
+    @cached_property
+    def rds(self) -> Any:
+        return self.client("rds")
+
+    @cached_property
+    def secrets(self) -> Any:
+        return self.client("secretsmanager")
+
+    @cached_property
+    def kms(self) -> Any:
+        return self.client("kms")
+
+    # ----- look-ups ---------------------------------------------------------
+    def instance(self) -> dict[str, Any]:
+        """describe_db_instances for the settings' instance identifier."""
+        ident = self.settings.instance_identifier
+        try:
+            found = self.rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "DBInstanceNotFound":
+                raise ToolkitError(f"RDS instance {ident} not found in {self.settings.region}; "
+                                   f"run `cdktf deploy {self.settings.stack_id}` first") from None
+            raise ToolkitError(f"rds:DescribeDBInstances {ident}: {code or exc}") from None
+        except BotoCoreError as exc:
+            raise ToolkitError(f"rds:DescribeDBInstances {ident}: {exc}") from None
+        return found[0]
+
+    def secret_json(self, secret_id: str) -> dict[str, Any]:
+        """The JSON value of a secret. Raises ToolkitError when missing or not a JSON object."""
+        try:
+            raw = self.secrets.get_secret_value(SecretId=secret_id)["SecretString"]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            raise ToolkitError(f"secretsmanager:GetSecretValue {secret_id}: {code or 'failed'}") from None
+        except (BotoCoreError, KeyError) as exc:
+            raise ToolkitError(f"secretsmanager:GetSecretValue {secret_id}: {type(exc).__name__}") from None
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ToolkitError(f"secret {secret_id}: value is not JSON") from None
+        if not isinstance(value, dict):
+            raise ToolkitError(f"secret {secret_id}: value is not a JSON object")
+        return value
+
+    def secret_has_value(self, secret_id: str) -> bool:
+        """True when the secret has a current value (Terraform creates it empty)."""
+        try:
+            self.secrets.get_secret_value(SecretId=secret_id)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                # Either the secret or its AWSCURRENT version is missing; tell which.
+                try:
+                    self.secrets.describe_secret(SecretId=secret_id)
+                except ClientError:
+                    raise ToolkitError(f"secret {secret_id} not found; deploy {self.settings.stack_id} first") from None
+                return False
+            raise ToolkitError(f"secretsmanager:GetSecretValue {secret_id}: "
+                               f"{exc.response.get('Error', {}).get('Code', 'failed')}") from None
+
+    def put_secret_json(self, secret_id: str, value: dict[str, Any]) -> None:
+        """Write a new AWSCURRENT version. The value never appears in errors."""
+        try:
+            self.secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(value))
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            raise ToolkitError(f"secretsmanager:PutSecretValue {secret_id}: {code or 'failed'}") from None
+        except BotoCoreError as exc:
+            raise ToolkitError(f"secretsmanager:PutSecretValue {secret_id}: {type(exc).__name__}") from None
+
+    def master_credentials(self, instance: dict[str, Any] | None = None) -> tuple[str, str]:
+        """(username, password) from the RDS-managed master secret (MasterUserSecret)."""
+        inst = instance or self.instance()
+        arn = (inst.get("MasterUserSecret") or {}).get("SecretArn")
+        if not arn:
+            raise ToolkitError(f"instance {self.settings.instance_identifier} has no RDS-managed master secret; "
+                               "deploy with manage_master_user_password or pass --master-dsn")
+        value = self.secret_json(arn)
+        try:
+            return str(value["username"]), str(value["password"])
+        except KeyError:
+            raise ToolkitError(f"master secret of {self.settings.instance_identifier}: "
+                               "missing username or password key") from None

@@ -1,0 +1,1 @@
+"""The local environment: moto as AWS, a PostgreSQL cluster as the instance, real Terraform."""

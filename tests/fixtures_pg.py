@@ -1,0 +1,1 @@
+"""Fixtures: pg (filled in by the issue that needs them)."""

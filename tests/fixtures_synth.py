@@ -1,0 +1,1 @@
+"""Fixtures: synth (filled in by the issue that needs them)."""
