@@ -1,0 +1,174 @@
+"""TLS connections with bounded retry, and the few round-trip-frugal helpers the
+bootstrap and the verifier share.
+
+- Every connection uses TLS: ``sslmode=require`` at least, ``verify-full``
+  when the settings name a CA bundle (or the target asks for it).
+- Transient failures (refused, timed out, too many connections, a server
+  starting up or shutting down) are retried with exponential backoff within
+  ``settings.retry_budget_s``; then one line and :class:`ToolkitError`.
+- Authentication failures are final at once: retrying a wrong password only
+  locks accounts and wastes the budget.
+- No message ever holds a password: errors name ``user@host:port/db``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import psycopg
+
+from tenantdb.errors import ToolkitError
+from tenantdb.settings import Settings
+
+_STRONG_SSLMODES = ("require", "verify-ca", "verify-full")
+
+# SQLSTATEs of server-side failures worth another attempt.
+TRANSIENT_SQLSTATES = frozenset({
+    "53300",  # too_many_connections
+    "57P01",  # admin_shutdown
+    "57P02",  # crash_shutdown
+    "57P03",  # cannot_connect_now (starting up, shutting down, in recovery)
+    "08000", "08001", "08003", "08004", "08006",  # connection exceptions
+    "40001", "40P01",  # serialization failure, deadlock (safe to retry a whole step)
+})
+# libpq reports connection-time failures as text only (no SQLSTATE reaches psycopg).
+_TRANSIENT_TEXT = (
+    "connection refused", "timeout expired", "timed out", "could not connect", "server closed the connection",
+    "the database system is starting up", "the database system is shutting down",
+    "the database system is in recovery mode", "the database system is not yet accepting connections",
+    "too many clients", "remaining connection slots are reserved", "terminating connection due to administrator",
+    "no route to host", "connection reset", "ssl syscall error", "eof detected", "network is unreachable",
+)
+_AUTH_TEXT = ("password authentication failed", "authentication failed", "pg_hba.conf rejects",
+              "no pg_hba.conf entry", "password must be", "role \"")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and as whom to connect. ``password`` never shows in repr or messages."""
+
+    host: str
+    port: int
+    user: str
+    dbname: str
+    password: str | None = field(default=None, repr=False)
+    sslmode: str = "require"
+    sslrootcert: str | None = None
+
+    def describe(self) -> str:
+        """``user@host:port/dbname``: safe for messages and reports."""
+        return f"{self.user}@{self.host}:{self.port}/{self.dbname}"
+
+    def with_db(self, dbname: str) -> Target:
+        return replace(self, dbname=dbname)
+
+    def with_login(self, user: str, password: str | None) -> Target:
+        return replace(self, user=user, password=password)
+
+    def with_address(self, host: str, port: int) -> Target:
+        return replace(self, host=host, port=port)
+
+    def conninfo_kwargs(self, settings: Settings, application_name: str) -> dict[str, Any]:
+        sslmode, root = self.sslmode, self.sslrootcert
+        if settings.ca_bundle and sslmode == "require":
+            sslmode, root = "verify-full", settings.ca_bundle
+        if sslmode not in _STRONG_SSLMODES:
+            raise ToolkitError(f"{self.describe()}: sslmode={sslmode} is not allowed; the toolkit connects over "
+                               "TLS only (require, verify-ca or verify-full)")
+        kw: dict[str, Any] = {"host": self.host, "port": self.port, "user": self.user, "dbname": self.dbname,
+                              "sslmode": sslmode, "connect_timeout": settings.connect_timeout_s,
+                              "application_name": application_name}
+        if self.password is not None:
+            kw["password"] = self.password
+        if root:
+            kw["sslrootcert"] = root
+        return kw
+
+
+class AuthError(ToolkitError):
+    """The server refused the credentials (wrong password, unknown role, no pg_hba entry)."""
+
+
+class ConnectError(ToolkitError):
+    """The server could not be reached within the retry budget, or refused for a non-transient reason."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first meaningful line of a driver error, with libpq's preamble removed."""
+    text = " ".join(str(exc).split("\n")[:1]).strip() or type(exc).__name__
+    # libpq: 'connection failed: connection to server at "h" (ip), port p failed: FATAL:  reason'
+    if "failed: " in text:
+        text = text.rsplit("failed: ", 1)[1]
+    return text.replace("FATAL:  ", "").replace("ERROR:  ", "").strip()
+
+
+def is_auth_failure(exc: BaseException) -> bool:
+    if getattr(exc, "sqlstate", None) in ("28P01", "28000"):
+        return True
+    text = str(exc).lower()
+    return any(t in text for t in _AUTH_TEXT) and "too many" not in text
+
+
+def is_transient(exc: BaseException) -> bool:
+    if getattr(exc, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return True
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    text = str(exc).lower()
+    return any(t in text for t in _TRANSIENT_TEXT)
+
+
+def connect(target: Target, settings: Settings, *, autocommit: bool = False,
+            application_name: str = "tenantdb", budget_s: float | None = None) -> psycopg.Connection:
+    """A TLS connection to ``target``; transient failures retried within the budget.
+
+    Raises :class:`AuthError` at once on rejected credentials and
+    :class:`ConnectError` when the budget is spent or the failure is final.
+    """
+    kwargs = target.conninfo_kwargs(settings, application_name)
+    budget = settings.retry_budget_s if budget_s is None else budget_s
+    deadline = time.monotonic() + budget
+    delay, attempts = 0.25, 0
+    while True:
+        attempts += 1
+        try:
+            return psycopg.connect(autocommit=autocommit, **kwargs)
+        except psycopg.Error as exc:
+            reason = first_line(exc)
+            if is_auth_failure(exc):
+                raise AuthError(f"cannot log in as {target.describe()}: {reason}; check the credentials "
+                                "(the RDS master secret, the connection secret or --master-dsn)") from None
+            left = deadline - time.monotonic()
+            if not is_transient(exc) or left <= 0:
+                spent = f" after {attempts} attempts in {budget:.0f}s" if attempts > 1 else ""
+                raise ConnectError(f"cannot connect to {target.describe()}{spent}: {reason}") from None
+            time.sleep(min(delay, max(left, 0.05)))
+            delay = min(delay * 2, 5.0)
+
+
+def tls_info(conn: psycopg.Connection) -> tuple[bool, str]:
+    """(TLS in use, "TLSv1.3 TLS_AES_256_GCM_SHA384") for this session, as the server sees it."""
+    row = conn.execute("SELECT ssl, coalesce(version, ''), coalesce(cipher, '') FROM pg_stat_ssl "
+                       "WHERE pid = pg_backend_pid()").fetchone()
+    if row is None:
+        return False, "no pg_stat_ssl row for this session"
+    return bool(row[0]), f"{row[1]} {row[2]}".strip()
+
+
+def fetch_one_dict(conn: psycopg.Connection, query: Any, params: Any = None) -> dict[str, Any] | None:
+    """One row as a dict (None when no row): for batched catalog queries."""
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, params)
+        return cur.fetchone()
+
+
+def fetch_all_dicts(conn: psycopg.Connection, query: Any, params: Any = None) -> list[dict[str, Any]]:
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, params)
+        return cur.fetchall()
