@@ -1,0 +1,193 @@
+"""The fidelity layer: moto's server with a few named corrections where moto 5.2.5
+differs from what the AWS documentation says RDS does.
+
+Run as the emulator process (``python -m tenantdb.local.fidelity -H 127.0.0.1 -p PORT``);
+``--plain`` serves unpatched moto, which the tests use to show each difference.
+
+Rules for every correction here:
+- it restores behaviour AWS documents (each docstring cites the page);
+- it is small and patches one moto function or class attribute;
+- it only ever stores and returns what the caller set, or rejects less than moto
+  did where AWS accepts: it never makes describe return a value nobody set, so no
+  verifier check can pass here that would fail on AWS.
+
+Only this process imports moto; nothing else under tenantdb/ does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from typing import Any
+
+#: Environment the server needs (correction ``managed_iam_policies``).
+SERVER_ENV: dict[str, str] = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+
+
+def touching_windows_allowed() -> None:
+    """Backup and maintenance windows that only touch do not conflict.
+
+    AWS: PreferredBackupWindow "Must not conflict with the preferred maintenance
+    window" (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html);
+    RDS accepts 03:00-04:00 with sun:04:00-sun:05:00. moto counts a zero-second
+    overlap as a conflict (``>= 0``). This keeps every other moto validation and
+    only lifts the overlap verdict when the windows share no minute.
+    """
+    from moto.rds import models
+
+    original = models.valid_preferred_maintenance_window
+    overlap_msg = "The backup window and maintenance window must not overlap."
+
+    def validate(maintenance_window: Any, backup_window: Any) -> str | None:
+        msg = original(maintenance_window, backup_window)
+        if msg == overlap_msg and not windows_share_a_minute(backup_window, maintenance_window):
+            return original(maintenance_window, None)
+        return msg
+
+    models.valid_preferred_maintenance_window = validate
+
+
+def windows_share_a_minute(backup: str, maintenance: str) -> bool:
+    """True when the daily backup window and the weekly maintenance window overlap by a minute or more."""
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+    def minute(hhmm: str) -> int:
+        hh, mm = hhmm.split(":")
+        return int(hh) * 60 + int(mm)
+
+    b_start, b_end = (minute(p) for p in backup.split("-"))
+    b_len = (b_end - b_start) % 1440
+    m_from, m_to = maintenance.lower().split("-")
+    m_start = days.index(m_from[:3]) * 1440 + minute(m_from[4:])
+    m_len = (days.index(m_to[:3]) * 1440 + minute(m_to[4:]) - m_start) % 10080
+    for day in range(-1, 8):  # the backup window recurs daily; -1 and 7 cover the week's wrap
+        start = day * 1440 + b_start
+        if start < m_start + m_len and m_start < start + b_len:
+            return True
+    return False
+
+
+_STORED_INSTANCE_FIELDS = (
+    "enable_performance_insights",
+    "performance_insights_kms_key_id",
+    "performance_insights_retention_period",
+    "engine_lifecycle_support",
+)
+
+
+def instance_settings_stored() -> None:
+    """Performance Insights settings and EngineLifecycleSupport are kept and described.
+
+    AWS: DescribeDBInstances returns PerformanceInsightsEnabled,
+    PerformanceInsightsKMSKeyId, PerformanceInsightsRetentionPeriod and
+    EngineLifecycleSupport as set by CreateDBInstance/ModifyDBInstance
+    (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html).
+    moto's DBInstance drops these create arguments, so describe says None and
+    every plan shows drift. This keeps exactly the values the caller sent
+    (modify already stores them); nothing is defaulted.
+    """
+    from moto.rds.models import DBInstance
+
+    original_init = DBInstance.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        for name in _STORED_INSTANCE_FIELDS:
+            if kwargs.get(name) is not None:
+                setattr(self, name, kwargs[name])
+
+    DBInstance.__init__ = init  # type: ignore[method-assign]
+    # The describe shape names it PerformanceInsightsEnabled; the create/modify argument
+    # is EnablePerformanceInsights. One property joins the two names.
+    DBInstance.performance_insights_enabled = property(  # type: ignore[attr-defined]
+        lambda self: self.__dict__.get("enable_performance_insights"))
+
+
+def master_secret_holds_master_user() -> None:
+    """The RDS-managed master secret holds the instance's master username and a generated password.
+
+    AWS: with ManageMasterUserPassword "RDS generates the master user password and
+    stores it in Secrets Manager"; the secret's JSON has ``username`` (the master
+    username) and ``password``
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html).
+    moto writes the fixed pair admin / P@55w0rd! whatever the master username is.
+    """
+    from moto.rds.models import MasterUserSecret
+
+    def secret_string(self: Any) -> str:
+        username = getattr(self.resource, "master_username", None)
+        return json.dumps({"username": username, "password": secrets.token_urlsafe(24)})
+
+    MasterUserSecret._generate_secret_string = secret_string  # type: ignore[method-assign]
+
+
+def parameter_source_honoured() -> None:
+    """DescribeDBParameters honours its Source filter; parameters set through the API are ``user``.
+
+    AWS: Source "The parameter types to return. Valid Values: user | system |
+    engine-default"; parameters changed by ModifyDBParameterGroup have Source
+    "user" (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBParameters.html).
+    moto returns parameters with no Source and ignores the filter. The AWS
+    provider (5.100.0, resourceParameterGroupRead) skips every parameter whose
+    Source is missing, so the state loses them and each plan wants to set them
+    again. moto has no engine defaults, so ``system`` and ``engine-default``
+    return nothing here.
+    """
+    from moto.core.responses import ActionResult
+    from moto.rds.exceptions import DBParameterGroupNotFoundError
+    from moto.rds.responses import RDSResponse
+
+    def describe_db_parameters(self: Any) -> Any:
+        name = self.params.get("DBParameterGroupName")
+        groups = self.backend.describe_db_parameter_groups({"db_parameter_group_name": name})
+        if not groups:
+            raise DBParameterGroupNotFoundError(name)
+        source = self.params.get("Source")
+        params = [dict(p, Source="user") for p in groups[0].parameters.values()]
+        return ActionResult({"Parameters": params if source in (None, "user") else []})
+
+    RDSResponse.describe_db_parameters = describe_db_parameters  # type: ignore[method-assign]
+
+
+def managed_iam_policies() -> None:
+    """AWS managed IAM policies exist (e.g. service-role/AmazonRDSEnhancedMonitoringRole).
+
+    AWS: managed policies are predefined in every account
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_managed-vs-inline.html).
+    moto loads them only with MOTO_IAM_LOAD_MANAGED_POLICIES=true, which
+    :data:`SERVER_ENV` sets for the server process; this checks it is set.
+    """
+    for key, value in SERVER_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+CORRECTIONS: tuple[Callable[[], None], ...] = (
+    touching_windows_allowed,
+    instance_settings_stored,
+    master_secret_holds_master_user,
+    parameter_source_honoured,
+    managed_iam_policies,
+)
+
+
+def install() -> None:
+    for correction in CORRECTIONS:
+        correction()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--plain" in args:
+        args.remove("--plain")
+    else:
+        install()
+    from moto import server
+
+    server.main(args)
+
+
+if __name__ == "__main__":
+    main()
