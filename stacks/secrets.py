@@ -1,0 +1,37 @@
+"""A Secrets Manager secret with no value (AC9, task 6.1).
+
+Terraform creates the secret and writes no version: the bootstrap fills it,
+so no application password ever enters Terraform state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stacks.cdk import Construct, SecretsmanagerSecret, named
+
+
+@dataclass(frozen=True)
+class SecretProps:
+    logical_name: str
+    """The Terraform address (``aws_secretsmanager_secret.<logical_name>``)."""
+    name: str
+    kms_key_arn: str
+    description: str
+    recovery_window_days: int = 7
+
+
+class Secret(Construct):
+    def __init__(self, scope: Construct, id_: str, props: SecretProps):
+        super().__init__(scope, id_)
+        self.secret = named(SecretsmanagerSecret(
+            self, "secret",
+            name=props.name,
+            description=props.description,
+            kms_key_id=props.kms_key_arn,
+            recovery_window_in_days=props.recovery_window_days,
+        ), props.logical_name)
+
+    @property
+    def arn(self) -> str:
+        return self.secret.arn
