@@ -1,0 +1,213 @@
+"""Each fidelity-layer correction, shown as the difference it removes: plain moto
+vs moto with the layer, against what the AWS documentation says RDS does.
+And the other side of the rule: the layer never reports what nobody set, and
+still rejects what AWS rejects."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tenantdb import settings as settings_mod
+from tenantdb.local.fidelity import windows_share_a_minute
+
+DEV = settings_mod.load("dev")
+KEY_ARN_PREFIX = "arn:aws:kms:us-east-1:"
+
+
+def client(url: str, service: str):
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def create_instance(url: str, **extra) -> dict:
+    """A DB instance with dev's windows and master user, plus ``extra`` create arguments."""
+    args = dict(
+        DBInstanceIdentifier=f"fid-{uuid.uuid4().hex[:10]}", DBInstanceClass=DEV.instance_class,
+        Engine="postgres", EngineVersion=str(DEV.engine_major), AllocatedStorage=20,
+        MasterUsername=DEV.master_username, ManageMasterUserPassword=True,
+        PreferredBackupWindow="02:00-03:00", PreferredMaintenanceWindow=DEV.maintenance_window,
+    )
+    args.update(extra)
+    return client(url, "rds").create_db_instance(**args)["DBInstance"]
+
+
+def describe(url: str, ident: str) -> dict:
+    return client(url, "rds").describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+
+
+# ----- touching backup and maintenance windows ------------------------------
+
+def test_touching_windows_rejected_by_plain_moto_accepted_with_layer(plain_emulator, emulator):
+    touching = {"PreferredBackupWindow": DEV.backup_window, "PreferredMaintenanceWindow": DEV.maintenance_window}
+    assert (DEV.backup_window, DEV.maintenance_window) == ("03:00-04:00", "sun:04:00-sun:05:00")
+    with pytest.raises(ClientError, match="must not overlap"):
+        create_instance(plain_emulator, **touching)
+    inst = create_instance(emulator, **touching)
+    got = describe(emulator, inst["DBInstanceIdentifier"])
+    assert (got["PreferredBackupWindow"], got["PreferredMaintenanceWindow"]) == (DEV.backup_window,
+                                                                                 DEV.maintenance_window)
+
+
+def test_layer_still_rejects_windows_that_really_overlap(emulator):
+    with pytest.raises(ClientError, match="must not overlap"):
+        create_instance(emulator, PreferredBackupWindow="03:00-04:00",
+                        PreferredMaintenanceWindow="sun:03:30-sun:04:30")
+    inst = create_instance(emulator)
+    with pytest.raises(ClientError, match="must not overlap"):
+        client(emulator, "rds").modify_db_instance(
+            DBInstanceIdentifier=inst["DBInstanceIdentifier"], PreferredBackupWindow="04:30-05:30",
+            ApplyImmediately=True)
+
+
+def test_layer_keeps_moto_other_window_validation(emulator):
+    with pytest.raises(ClientError, match="at least 30 minutes"):
+        create_instance(emulator, PreferredBackupWindow="03:00-04:00",
+                        PreferredMaintenanceWindow="sun:04:00-sun:04:10")
+
+
+def test_modify_to_touching_windows_accepted_with_layer(plain_emulator, emulator):
+    for url, ok in ((plain_emulator, False), (emulator, True)):
+        inst = create_instance(url)
+        call = lambda: client(url, "rds").modify_db_instance(  # noqa: E731
+            DBInstanceIdentifier=inst["DBInstanceIdentifier"], PreferredBackupWindow="03:00-04:00",
+            ApplyImmediately=True)
+        if ok:
+            assert call()["DBInstance"]["PreferredBackupWindow"] == "03:00-04:00"
+        else:
+            with pytest.raises(ClientError, match="must not overlap"):
+                call()
+
+
+@pytest.mark.parametrize("backup, maintenance, overlap", [
+    ("03:00-04:00", "sun:04:00-sun:05:00", False),   # touching at the end
+    ("05:00-06:00", "sun:04:00-sun:05:00", False),   # touching at the start
+    ("03:00-04:00", "sun:03:59-sun:05:00", True),
+    ("23:30-00:30", "mon:00:00-mon:01:00", True),    # backup crosses midnight
+    ("23:30-00:30", "mon:00:30-mon:01:00", False),
+    ("23:45-00:15", "mon:00:00-mon:00:30", True),    # Sunday night's backup runs into Monday
+    ("00:10-00:40", "sun:23:50-mon:00:20", True),    # maintenance crosses the week's end
+    ("00:20-00:50", "sun:23:50-mon:00:20", False),
+])
+def test_window_overlap_arithmetic(backup, maintenance, overlap):
+    assert windows_share_a_minute(backup, maintenance) is overlap
+
+
+def test_window_overlap_agrees_with_the_settings_rule():
+    """The layer and the settings validation must call the same windows overlapping."""
+    backups = [f"{h:02d}:{m:02d}-{(h + 1) % 24:02d}:{m:02d}" for h in range(0, 24, 5) for m in (0, 30)]
+    maints = [f"{d}:{h:02d}:00-{d}:{h:02d}:45" for d in ("mon", "sun") for h in range(0, 24, 3)]
+    for b, mw in itertools.product(backups, maints):
+        assert windows_share_a_minute(b, mw) is settings_mod._windows_overlap(b, mw), (b, mw)
+
+
+# ----- Performance Insights and EngineLifecycleSupport ------------------------
+
+def _pi_and_lifecycle(url: str) -> dict:
+    kms = client(url, "kms").create_key()["KeyMetadata"]["Arn"]
+    return dict(EnablePerformanceInsights=True, PerformanceInsightsKMSKeyId=kms,
+                PerformanceInsightsRetentionPeriod=DEV.performance_insights_retention_days,
+                EngineLifecycleSupport=DEV.engine_lifecycle_support)
+
+
+def test_performance_insights_and_lifecycle_lost_by_plain_moto_kept_with_layer(plain_emulator, emulator):
+    plain_args = _pi_and_lifecycle(plain_emulator)
+    plain = describe(plain_emulator, create_instance(plain_emulator, **plain_args)["DBInstanceIdentifier"])
+    assert not plain.get("PerformanceInsightsEnabled")
+    assert plain.get("PerformanceInsightsKMSKeyId") is None
+    assert plain.get("PerformanceInsightsRetentionPeriod") is None
+    assert plain.get("EngineLifecycleSupport") is None
+
+    args = _pi_and_lifecycle(emulator)
+    got = describe(emulator, create_instance(emulator, **args)["DBInstanceIdentifier"])
+    assert got["PerformanceInsightsEnabled"] is True
+    assert got["PerformanceInsightsKMSKeyId"] == args["PerformanceInsightsKMSKeyId"]
+    assert got["PerformanceInsightsRetentionPeriod"] == DEV.performance_insights_retention_days
+    assert got["EngineLifecycleSupport"] == "open-source-rds-extended-support-disabled"
+
+
+def test_layer_reports_nothing_that_was_not_set(emulator):
+    got = describe(emulator, create_instance(emulator)["DBInstanceIdentifier"])
+    assert not got.get("PerformanceInsightsEnabled")
+    assert got.get("PerformanceInsightsKMSKeyId") is None
+    assert got.get("PerformanceInsightsRetentionPeriod") is None
+    assert got.get("EngineLifecycleSupport") is None
+
+
+def test_layer_describes_performance_insights_turned_off_by_modify(emulator):
+    ident = create_instance(emulator, **_pi_and_lifecycle(emulator))["DBInstanceIdentifier"]
+    client(emulator, "rds").modify_db_instance(DBInstanceIdentifier=ident, EnablePerformanceInsights=False,
+                                               ApplyImmediately=True)
+    assert describe(emulator, ident)["PerformanceInsightsEnabled"] is False
+
+
+# ----- the RDS-managed master secret ------------------------------------------
+
+def _master_secret(url: str, inst: dict) -> dict:
+    arn = describe(url, inst["DBInstanceIdentifier"])["MasterUserSecret"]["SecretArn"]
+    return json.loads(client(url, "secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+
+
+def test_master_secret_fake_in_plain_moto_real_user_with_layer(plain_emulator, emulator):
+    plain = _master_secret(plain_emulator, create_instance(plain_emulator))
+    assert plain["username"] != DEV.master_username  # moto: a fixed "admin"
+    first = _master_secret(emulator, create_instance(emulator))
+    second = _master_secret(emulator, create_instance(emulator))
+    assert first["username"] == second["username"] == DEV.master_username
+    assert len(first["password"]) >= 24
+    assert first["password"] != second["password"]  # generated per instance, not a constant
+    assert plain["password"] not in (first["password"], second["password"])
+
+
+# ----- DescribeDBParameters Source ---------------------------------------------
+
+def _param_group(url: str) -> str:
+    rds = client(url, "rds")
+    name = f"fid-{uuid.uuid4().hex[:8]}"
+    rds.create_db_parameter_group(DBParameterGroupName=name, DBParameterGroupFamily=DEV.parameter_group_family,
+                                  Description="fidelity test")
+    rds.modify_db_parameter_group(DBParameterGroupName=name, Parameters=[
+        {"ParameterName": k, "ParameterValue": v, "ApplyMethod": m} for k, (v, m) in DEV.db_parameters.items()])
+    return name
+
+
+def test_parameter_source_missing_in_plain_moto_user_with_layer(plain_emulator, emulator):
+    plain = client(plain_emulator, "rds")
+    name = _param_group(plain_emulator)
+    assert all("Source" not in p for p in plain.describe_db_parameters(DBParameterGroupName=name)["Parameters"])
+    # plain moto ignores the filter: the user's parameters come back as "system" ones too
+    assert plain.describe_db_parameters(DBParameterGroupName=name, Source="system")["Parameters"]
+
+    rds = client(emulator, "rds")
+    name = _param_group(emulator)
+    user = rds.describe_db_parameters(DBParameterGroupName=name, Source="user")["Parameters"]
+    assert {p["ParameterName"]: (p["ParameterValue"], p["ApplyMethod"]) for p in user} == DEV.db_parameters
+    assert {p["Source"] for p in user} == {"user"}
+    assert rds.describe_db_parameters(DBParameterGroupName=name, Source="system")["Parameters"] == []
+    assert rds.describe_db_parameters(DBParameterGroupName=name, Source="engine-default")["Parameters"] == []
+
+
+def test_layer_reports_no_parameter_nobody_set(emulator):
+    rds = client(emulator, "rds")
+    name = f"fid-{uuid.uuid4().hex[:8]}"
+    rds.create_db_parameter_group(DBParameterGroupName=name, DBParameterGroupFamily="postgres15", Description="x")
+    assert rds.describe_db_parameters(DBParameterGroupName=name)["Parameters"] == []
+    with pytest.raises(ClientError, match="DBParameterGroupNotFound"):
+        rds.describe_db_parameters(DBParameterGroupName="no-such-group")
+
+
+# ----- AWS managed IAM policies ------------------------------------------------
+
+MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+
+
+def test_managed_policy_missing_in_plain_moto_present_with_layer(plain_emulator, emulator):
+    with pytest.raises(ClientError, match="NoSuchEntity"):
+        client(plain_emulator, "iam").get_policy(PolicyArn=MONITORING_POLICY)
+    assert client(emulator, "iam").get_policy(PolicyArn=MONITORING_POLICY)["Policy"]["PolicyName"] == \
+        "AmazonRDSEnhancedMonitoringRole"
