@@ -1,0 +1,322 @@
+"""`tenantdb bootstrap`: converge the database to what sql/ declares, and fill the connection secret.
+
+Order (fixed): the database (created when missing; CREATE DATABASE cannot
+run in a transaction), then each ``sql/NNN_*.sql`` file in name order, with
+app_user's password right after the roles file. Each step runs in its own
+transaction; the whole run holds a PostgreSQL advisory lock, so two
+bootstraps never interleave (the second waits, then finds nothing to do).
+
+"Changed" is measured, not assumed: before and after each step one catalog
+query takes the step's fingerprint (role attributes, explicit grants,
+extension version, schema and function definitions); a step changed when its
+fingerprint did. A second run therefore reports nothing changed.
+
+No password is ever printed or logged: app_user's is set as a SCRAM verifier
+computed here (tenantdb.scram), and written only to the connection secret.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+
+from tenantdb import db, sqlfiles
+from tenantdb.connect import MasterTarget, app_address, resolve_master
+from tenantdb.errors import ToolkitError
+from tenantdb.scram import scram_sha256_verifier
+from tenantdb.settings import Settings
+
+LOCK_KEY = 0x74656E616E746462
+"""pg_advisory_lock key of the bootstrap ("tenantdb" in ASCII)."""
+
+LOCK_WAIT = "10min"
+"""How long a second bootstrap waits for the first before giving up."""
+
+PASSWORD_BYTES = 32
+"""Random bytes in app_user's password: token_urlsafe(32) is 43 URL-safe characters."""
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    changed: bool
+    detail: str
+    skipped: bool = False
+
+    @property
+    def state(self) -> str:
+        return "skipped" if self.skipped else "changed" if self.changed else "unchanged"
+
+
+@dataclass
+class Result:
+    environment: str
+    target: str
+    tls: str = ""
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return sum(1 for s in self.steps if s.changed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"environment": self.environment, "changed": self.changed,
+                "steps": [{"name": s.name, "changed": s.changed, "skipped": s.skipped, "detail": s.detail}
+                          for s in self.steps]}
+
+    def render(self, fmt: str = "table") -> str:
+        if fmt == "json":
+            return json.dumps(self.to_dict(), indent=2) + "\n"
+        width = max(len(s.name) for s in self.steps) if self.steps else 4
+        lines = [f"bootstrap · {self.environment} · {self.target} ({self.tls})"]
+        lines += [f"  {s.name:<{width}}  {s.state:<9}  {s.detail}" for s in self.steps]
+        lines.append(f"  {self.changed} of {len(self.steps)} steps changed" if self.changed
+                     else "  nothing changed: the database already matches sql/")
+        return "\n".join(lines) + "\n"
+
+
+# ----- fingerprints: one catalog query per step --------------------------------
+
+_FINGERPRINTS: dict[str, str] = {
+    "roles": """
+        SELECT r.oid IS NOT NULL AS exists, r.rolcanlogin AS login, r.rolsuper AS superuser,
+               r.rolbypassrls AS bypassrls, r.rolreplication AS replication, r.rolcreatedb AS createdb,
+               r.rolcreaterole AS createrole, r.rolinherit AS inherit,
+               EXISTS (SELECT FROM pg_auth_members m WHERE m.roleid = r.oid
+                       AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)) AS master_member
+        FROM (SELECT 1) AS one LEFT JOIN pg_roles r ON r.rolname = %(app)s""",
+    "database-grants": """
+        SELECT coalesce((SELECT string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)
+                         FROM pg_database d, aclexplode(d.datacl) a
+                         WHERE d.datname = %(db)s
+                           AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = %(app)s)), 'none')
+                 AS grants_on_database,
+               coalesce((SELECT string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)
+                         FROM pg_namespace n, aclexplode(n.nspacl) a
+                         WHERE n.nspname = 'public' AND a.grantee = 0), 'none')
+                 AS public_grants_on_schema_public""",
+    "extensions": """
+        SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS pg_stat_statements""",
+    "tenancy": """
+        SELECT n.oid IS NOT NULL AS schema, pg_get_userbyid(n.nspowner) AS schema_owner,
+               n.nspacl::text AS schema_acl, p.oid IS NOT NULL AS function,
+               md5(pg_get_functiondef(p.oid)) AS function_definition, p.proacl::text AS function_acl,
+               obj_description(p.oid, 'pg_proc') AS function_comment
+        FROM (SELECT 1) AS one
+        LEFT JOIN pg_namespace n ON n.nspname = %(schema)s
+        LEFT JOIN pg_proc p ON p.pronamespace = n.oid AND p.proname = 'current_tenant_id'""",
+}
+
+_SUMMARY = {
+    "roles": "{app}: LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE",
+    "database-grants": "{app}: {grants} on {db}; PUBLIC: no CREATE on schema public",
+    "extensions": "pg_stat_statements installed",
+    "tenancy": "schema {schema} with {schema}.current_tenant_id()",
+}
+
+
+def _fingerprint(conn: psycopg.Connection, step: str, s: Settings) -> dict[str, Any]:
+    query = _FINGERPRINTS.get(step)
+    if query is None:
+        return {}
+    params = {"app": s.app_role, "db": s.db_name, "schema": s.tenancy_schema}
+    return db.fetch_one_dict(conn, query, params) or {}  # type: ignore[arg-type]
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> str:
+    if before.get("exists") is False or before.get("schema") is False:
+        return "created"
+    parts = []
+    for key, old in before.items():
+        new = after.get(key)
+        if old == new:
+            continue
+        if key.endswith(("_definition", "_acl", "_comment")):
+            parts.append(f"{key.replace('_', ' ')} updated")
+        else:
+            parts.append(f"{key.replace('_', ' ')}: {_show(old)} -> {_show(new)}")
+    return "; ".join(parts)
+
+
+def _show(v: Any) -> str:
+    return "none" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+
+
+# ----- the run ----------------------------------------------------------------
+
+def run(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = None,
+        rotate_app_password: bool = False) -> Result:
+    """Converge the database and the connection secret; returns what changed, step by step."""
+    mt = resolve_master(s, endpoint=endpoint, master_dsn=master_dsn)
+    with db.connect(mt.target, s, autocommit=True, application_name="tenantdb-bootstrap") as admin:
+        on, version = db.tls_info(admin)
+        result = Result(s.environment, mt.target.describe(), f"TLS {version}" if on else "NO TLS")
+        _lock(admin)
+        result.steps.append(_database_step(admin, s))
+        with db.connect(mt.target.with_db(s.db_name), s, application_name="tenantdb-bootstrap") as conn:
+            values = _placeholders(s)
+            for path in sqlfiles.files():
+                name = sqlfiles.step_name(path)
+                result.steps.append(_guard(name, lambda: _file_step(conn, s, path, name, values)))
+                if name == "roles":
+                    result.steps.append(_guard("app-password",
+                                               lambda: _password_step(conn, s, mt, endpoint, rotate_app_password)))
+    return result
+
+
+def _guard(name: str, fn: Any) -> Step:
+    """Run one step; a database error becomes one line naming the step (the steps are idempotent)."""
+    try:
+        return fn()
+    except ToolkitError:
+        raise
+    except psycopg.OperationalError as exc:
+        raise ToolkitError(f"step {name}: connection lost ({db.first_line(exc)}); every step is idempotent: "
+                           "run the bootstrap again") from None
+    except psycopg.Error as exc:
+        raise ToolkitError(f"step {name} failed: {db.first_line(exc)}") from None
+
+
+def _lock(admin: psycopg.Connection) -> None:
+    got = admin.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+    if got and got[0]:
+        return
+    print("tenantdb: another bootstrap is running on this server; waiting for it to finish", file=sys.stderr)
+    admin.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(LOCK_WAIT)))
+    try:
+        admin.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+    except psycopg.errors.LockNotAvailable:
+        raise ToolkitError(f"another bootstrap held the lock for more than {LOCK_WAIT}; "
+                           "check pg_stat_activity for application_name tenantdb-bootstrap") from None
+    admin.execute("RESET lock_timeout")
+
+
+def _placeholders(s: Settings) -> dict[str, sql.Composable]:
+    return {
+        "app_role": sql.Identifier(s.app_role),
+        "app_role_name": sql.Literal(s.app_role),
+        "db_name": sql.Identifier(s.db_name),
+        "app_create_on_database": sql.Literal(s.app_create_on_database),
+        "tenancy": sql.Identifier(s.tenancy_schema),
+        "tenant_setting": sql.Literal(s.tenant_setting),
+    }
+
+
+def _database_step(admin: psycopg.Connection, s: Settings) -> Step:
+    if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (s.db_name,)).fetchone():
+        return Step("database", False, f"{s.db_name} exists")
+    try:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(s.db_name)))
+    except psycopg.errors.DuplicateDatabase:
+        return Step("database", False, f"{s.db_name} exists")
+    except psycopg.Error as exc:
+        raise ToolkitError(f"step database: cannot create {s.db_name}: {db.first_line(exc)}") from None
+    return Step("database", True, f"created {s.db_name}")
+
+
+def _file_step(conn: psycopg.Connection, s: Settings, path: Any, name: str,
+               values: dict[str, sql.Composable]) -> Step:
+    with conn.transaction():
+        before = _fingerprint(conn, name, s)
+        if name == "roles":
+            _superuser_attributes(conn, s)
+        conn.execute(sqlfiles.load(path, values))
+        after = _fingerprint(conn, name, s)
+    if before != after:
+        diff = _diff(before, after)
+        detail = f"created: {_summary(name, s, after)}" if diff == "created" else diff or "updated"
+        return Step(name, True, detail)
+    return Step(name, False, _summary(name, s, after))
+
+
+def _summary(name: str, s: Settings, fp: dict[str, Any]) -> str:
+    template = _SUMMARY.get(name, "as declared")
+    return template.format(app=s.app_role, db=s.db_name, schema=s.tenancy_schema,
+                           grants=fp.get("grants_on_database", ""))
+
+
+def _superuser_attributes(conn: psycopg.Connection, s: Settings) -> None:
+    """Remove SUPERUSER/BYPASSRLS/REPLICATION from app_user when the master may; else stop and say who must."""
+    row = db.fetch_one_dict(conn, """
+        SELECT r.rolsuper, r.rolbypassrls, r.rolreplication,
+               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS master_is_superuser
+        FROM pg_roles r WHERE r.rolname = %s""", (s.app_role,))
+    if not row:
+        return
+    bad = [attr for attr, col in (("SUPERUSER", "rolsuper"), ("BYPASSRLS", "rolbypassrls"),
+                                  ("REPLICATION", "rolreplication")) if row[col]]
+    if not bad:
+        return
+    fix = sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(s.app_role),
+                                             sql.SQL(" ").join(sql.SQL("NO" + a) for a in bad))
+    if row["master_is_superuser"]:
+        conn.execute(fix)
+        return
+    statement = fix.as_string(conn)
+    raise ToolkitError(
+        f"{s.app_role} has {', '.join(bad)}, which only a superuser can remove (PostgreSQL 15); "
+        f"a superuser must run: {statement}; where no superuser exists (RDS), reassign and drop "
+        f"{s.app_role}'s objects, DROP ROLE {sql.Identifier(s.app_role).as_string(conn)}, and rerun the "
+        "bootstrap to recreate it; nothing was changed on the role")
+
+
+# ----- app_user's password and the connection secret --------------------------
+
+def _password_step(conn: psycopg.Connection, s: Settings, mt: MasterTarget, endpoint: str | None,
+                   rotate: bool) -> Step:
+    if not mt.via_aws or mt.aws is None:
+        return Step("app-password", False, "--master-dsn: no connection secret to write to; "
+                    f"{s.app_role}'s password left as it is (a new {s.app_role} has none)", skipped=True)
+    aws, name = mt.aws, s.connection_secret_name
+    address = mt.instance_address
+    if not address or not address[0]:
+        raise ToolkitError(f"instance {s.instance_identifier} has no endpoint address for the connection secret")
+    existing = aws.secret_json(name) if aws.secret_has_value(name) else {}
+    kept = existing.get("password") if isinstance(existing.get("password"), str) and not rotate else None
+    password = kept or secrets.token_urlsafe(PASSWORD_BYTES)
+    value = secret_value(s, address[0], password)
+    done: list[str] = []
+    if value != existing:
+        aws.put_secret_json(name, value)  # first: a crash before ALTER ROLE is repaired by the next run
+        done.append(f"secret {name} written")
+    if not kept:
+        _set_password(conn, s, password)
+        done.append(f"{'rotated' if rotate else 'generated'} {s.app_role}'s password")
+    elif not _can_log_in(s, mt, endpoint, password):
+        _set_password(conn, s, password)
+        done.append(f"{s.app_role}'s password reset to the secret's")
+    if done:
+        return Step("app-password", True, "; ".join(done))
+    return Step("app-password", False, f"{s.app_role} logs in with the password in {name}")
+
+
+def secret_value(s: Settings, host: str, password: str) -> dict[str, Any]:
+    """The connection secret: the keys AWS's RDS rotation functions read, plus the story's ``database`` and ``uri``."""
+    uri = (f"postgresql://{quote(s.app_role, safe='')}:{quote(password, safe='')}@{host}:{s.port}/"
+           f"{quote(s.db_name, safe='')}?sslmode=require")
+    return {"engine": "postgres", "host": host, "port": s.port, "dbname": s.db_name, "database": s.db_name,
+            "username": s.app_role, "password": password, "uri": uri}
+
+
+def _set_password(conn: psycopg.Connection, s: Settings, password: str) -> None:
+    with conn.transaction():
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(s.app_role), sql.Literal(scram_sha256_verifier(password))))
+
+
+def _can_log_in(s: Settings, mt: MasterTarget, endpoint: str | None, password: str) -> bool:
+    host, port = mt.instance_address or (mt.target.host, mt.target.port)
+    host, port = app_address(s, endpoint, host, port)
+    target = mt.target.with_address(host, port).with_login(s.app_role, password).with_db(s.db_name)
+    try:
+        with db.connect(target, s, application_name="tenantdb-bootstrap"):
+            return True
+    except db.AuthError:
+        return False

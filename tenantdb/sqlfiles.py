@@ -1,0 +1,68 @@
+"""Find and load the SQL files in sql/, and fill their placeholders through psycopg.sql.
+
+The files live in the source tree's ``sql/`` (an editable install, a clone) or,
+in an installed wheel, under ``<sys.prefix>/share/tenantdb/sql`` (pyproject's
+data-files). ``$TENANTDB_SQL_DIR`` overrides both.
+
+Placeholders are ``{lower_case_name}``; every one must be given, as a
+``psycopg.sql`` Composable (Identifier, Literal), so nothing is ever
+formatted into SQL text by hand. Other braces (a regular expression's
+``{8}``) stay literal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+from psycopg import sql
+
+from tenantdb.errors import ToolkitError
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def sql_dir() -> Path:
+    """The directory holding the bootstrap's SQL files."""
+    candidates = [Path(os.environ["TENANTDB_SQL_DIR"])] if os.environ.get("TENANTDB_SQL_DIR") else []
+    candidates += [Path(__file__).resolve().parent.parent / "sql", Path(sys.prefix) / "share" / "tenantdb" / "sql"]
+    for path in candidates:
+        if path.is_dir() and any(path.glob("*.sql")):
+            return path
+    raise ToolkitError("the SQL files were not found (looked in "
+                       f"{', '.join(str(c) for c in candidates)}); reinstall tenantdb or set TENANTDB_SQL_DIR")
+
+
+def files() -> list[Path]:
+    """Every ``NNN_name.sql``, in order."""
+    return sorted(p for p in sql_dir().glob("*.sql") if re.match(r"^\d{3}_", p.name))
+
+
+def step_name(path: Path) -> str:
+    """``010_roles.sql`` -> ``roles``."""
+    return path.stem.split("_", 1)[1].replace("_", "-")
+
+
+def placeholders(text: str) -> set[str]:
+    return set(_PLACEHOLDER.findall(text))
+
+
+def compose(text: str, values: dict[str, sql.Composable]) -> sql.Composed:
+    """The file's text with each ``{name}`` replaced by its Composable; other braces kept as they are."""
+    missing = placeholders(text) - values.keys()
+    if missing:
+        raise ToolkitError(f"SQL placeholder(s) without a value: {', '.join(sorted(missing))}")
+    parts: list[sql.Composable] = []
+    pos = 0
+    for m in _PLACEHOLDER.finditer(text):
+        parts.append(sql.SQL(text[pos:m.start()]))  # raw text: sql.SQL reads braces only in .format()
+        parts.append(values[m[1]])
+        pos = m.end()
+    parts.append(sql.SQL(text[pos:]))
+    return sql.Composed(parts)
+
+
+def load(path: Path, values: dict[str, sql.Composable]) -> sql.Composed:
+    return compose(path.read_text(), values)

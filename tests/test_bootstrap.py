@@ -1,0 +1,247 @@
+"""`tenantdb bootstrap` against a real PostgreSQL, as a master with RDS's powers (no superuser)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tenantdb import bootstrap, cli
+from tenantdb.errors import ToolkitError
+from tests.fixtures_pg import TEST_ENV
+
+TENANT_A = "7f1c1e7a-0d1b-4c57-9b1f-2f6a3b5f0a11"
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def bootstrap_json(capsys, overlay: Path, dsn: str) -> dict:
+    code, out, err = run_cli(capsys, "--settings", str(overlay), "bootstrap", "--env", TEST_ENV,
+                             "--master-dsn", dsn, "--format", "json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def steps(result: dict) -> dict[str, dict]:
+    return {s["name"]: s for s in result["steps"]}
+
+
+def test_fresh_run_then_nothing_changes(pg_fresh, pg_master, pg_super, pg_overlay, pg_settings, capsys):
+    first = bootstrap_json(capsys, pg_overlay, pg_master.dsn())
+    assert first["environment"] == TEST_ENV and first["changed"] >= 3
+    by = steps(first)
+    assert list(by) == ["database", "roles", "app-password", "database-grants", "extensions", "tenancy"]
+    assert by["roles"]["changed"] and by["tenancy"]["changed"] and by["database-grants"]["changed"]
+    assert by["app-password"] == {"name": "app-password", "changed": False, "skipped": True,
+                                  "detail": by["app-password"]["detail"]}
+    assert "--master-dsn" in by["app-password"]["detail"]
+
+    role = pg_super.role(pg_settings.app_role)
+    assert role == {"super": False, "bypassrls": False, "createrole": False, "createdb": False,
+                    "login": True, "has_password": False}  # --master-dsn: a new app_user gets no password
+    db = pg_settings.db_name
+    grants = pg_super.execute(
+        "SELECT has_database_privilege(%s, %s, 'CREATE'), has_database_privilege(%s, %s, 'CONNECT'), "
+        "has_database_privilege(%s, %s, 'TEMPORARY')", (pg_settings.app_role, db) * 3)
+    assert grants == [(True, True, True)]
+    assert pg_super.execute("SELECT has_schema_privilege('public', 'public', 'CREATE')", dbname=db) == [(False,)]
+
+    second = bootstrap_json(capsys, pg_overlay, pg_master.dsn())
+    assert second["changed"] == 0
+    assert not any(s["changed"] for s in second["steps"])
+    code, out, _ = run_cli(capsys, "--settings", str(pg_overlay), "bootstrap", "--env", TEST_ENV,
+                           "--master-dsn", pg_master.dsn())
+    assert code == 0 and "nothing changed" in out and pg_master.password not in out
+
+
+def test_current_tenant_id_fails_closed(pg_fresh, pg_master, pg_overlay, capsys):
+    bootstrap_json(capsys, pg_overlay, pg_master.dsn())
+    with psycopg.connect(pg_master.dsn("qualisys_master")) as conn:
+        conn.execute("SET ROLE app_user")
+        current = lambda: conn.execute("SELECT tenancy.current_tenant_id()").fetchone()[0]  # noqa: E731
+        assert current() is None  # never set in this session
+        for value in ("", "not-a-uuid", "'; DROP TABLE x; --", TENANT_A + " ", "{" + TENANT_A + "}"):
+            conn.execute("SELECT set_config('app.current_tenant', %s, false)", (value,))
+            assert current() is None, value
+        conn.execute("SELECT set_config('app.current_tenant', %s, false)", (TENANT_A.upper(),))
+        assert str(current()) == TENANT_A
+        # A plain, inlinable STABLE SQL function; not SECURITY DEFINER; PUBLIC cannot run it.
+        fn = conn.execute("SELECT provolatile, prosecdef, proconfig, (SELECT lanname FROM pg_language WHERE oid = prolang), "
+                          "has_function_privilege('public', p.oid, 'EXECUTE') FROM pg_proc p "
+                          "WHERE oid = 'tenancy.current_tenant_id'::regproc").fetchone()
+        assert fn == ("s", False, None, "sql", False)
+
+
+def test_drifted_app_user_is_repaired(pg_fresh, pg_master, pg_super, pg_overlay, capsys):
+    bootstrap_json(capsys, pg_overlay, pg_master.dsn())
+    pg_super.execute("ALTER ROLE app_user CREATEROLE CREATEDB NOLOGIN")
+    pg_super.execute("REVOKE CREATE ON DATABASE qualisys_master FROM app_user")
+    result = steps(bootstrap_json(capsys, pg_overlay, pg_master.dsn()))
+    assert result["roles"]["changed"]
+    assert "createrole: true -> false" in result["roles"]["detail"]
+    assert "createdb: true -> false" in result["roles"]["detail"]
+    assert "login: false -> true" in result["roles"]["detail"]
+    assert result["database-grants"]["changed"]
+    assert not result["tenancy"]["changed"] and not result["extensions"]["changed"]
+    role = pg_super.role("app_user")
+    assert role and not role["createrole"] and not role["createdb"] and role["login"]
+
+
+def test_bypassrls_given_by_a_superuser_stops_with_the_fix(pg_fresh, pg_master, pg_super, pg_overlay, capsys):
+    bootstrap_json(capsys, pg_overlay, pg_master.dsn())
+    pg_super.execute("ALTER ROLE app_user BYPASSRLS CREATEROLE")
+    code, out, err = run_cli(capsys, "--settings", str(pg_overlay), "bootstrap", "--env", TEST_ENV,
+                             "--master-dsn", pg_master.dsn())
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "app_user has BYPASSRLS" in err and 'a superuser must run: ALTER ROLE "app_user" NOBYPASSRLS' in err
+    assert pg_master.password not in err
+    role = pg_super.role("app_user")
+    assert role and role["bypassrls"] and role["createrole"]  # the step's transaction changed nothing
+
+
+def test_a_superuser_master_removes_bypassrls_itself(pg_fresh, pg_cluster, pg_master, pg_super, pg_settings):
+    """With --master-dsn to a self-managed server whose master is a superuser, the bootstrap can fix it."""
+    bootstrap.run(pg_settings, master_dsn=pg_master.dsn())
+    pg_super.execute("ALTER ROLE app_user BYPASSRLS")
+    pg_super.execute("CREATE ROLE super_master LOGIN SUPERUSER PASSWORD 'super-master-pw-123'")
+    try:
+        dsn = pg_master.dsn().replace(f"{pg_master.user}:", "super_master:").replace(
+            pg_master.password, "super-master-pw-123")
+        result = bootstrap.run(pg_settings, master_dsn=dsn)
+        roles = next(s for s in result.steps if s.name == "roles")
+        assert roles.changed and "bypassrls: true -> false" in roles.detail
+        assert pg_super.role("app_user")["bypassrls"] is False
+    finally:
+        pg_super.execute("DROP OWNED BY super_master")
+        pg_super.execute("DROP ROLE super_master")
+
+
+def test_app_create_on_database_off_withdraws_create(pg_fresh, pg_master, pg_super, pg_settings):
+    bootstrap.run(pg_settings, master_dsn=pg_master.dsn())
+    strict = pg_settings.model_copy(update={"app_create_on_database": False})
+    result = bootstrap.run(strict, master_dsn=pg_master.dsn())
+    grants = next(s for s in result.steps if s.name == "database-grants")
+    assert grants.changed and "CONNECT, CREATE, TEMPORARY -> CONNECT, TEMPORARY" in grants.detail
+    assert pg_super.execute("SELECT has_database_privilege('app_user', 'qualisys_master', 'CREATE')") == [(False,)]
+
+
+def test_the_advisory_lock_serializes_bootstraps(pg_fresh, pg_master, pg_super, pg_settings):
+    """A bootstrap waits while another holds the lock, and does its work only after."""
+    holder = psycopg.connect(pg_master.dsn(), autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(%s)", (bootstrap.LOCK_KEY,))
+    outcome: dict[str, object] = {}
+    worker = threading.Thread(target=lambda: outcome.update(r=bootstrap.run(pg_settings, master_dsn=pg_master.dsn())))
+    worker.start()
+    try:
+        time.sleep(1.5)
+        assert worker.is_alive() and pg_super.role("app_user") is None  # waiting, nothing done
+        waiting = pg_super.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        assert waiting == [(1,)]
+    finally:
+        holder.close()
+        worker.join(30)
+    assert outcome["r"].changed >= 3 and pg_super.role("app_user") is not None
+
+
+def test_two_bootstraps_at_once_both_end_correct(pg_fresh, pg_master, pg_super, pg_settings):
+    results: list[bootstrap.Result] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            results.append(bootstrap.run(pg_settings, master_dsn=pg_master.dsn()))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and len(results) == 2
+    assert sorted(r.changed for r in results)[0] == 0  # the second found the first's work done
+    assert sorted(r.changed for r in results)[1] >= 3
+    assert bootstrap.run(pg_settings, master_dsn=pg_master.dsn()).changed == 0
+    role = pg_super.role("app_user")
+    assert role and not role["createrole"] and role["login"]
+
+
+def test_server_restarted_mid_run_then_rerun_converges(pg_fresh, pg_cluster, pg_master, pg_super, pg_settings):
+    # Someone else's open transaction creating schema tenancy makes the bootstrap wait inside that step.
+    blocker = pg_cluster.superuser_connect("qualisys_master")
+    blocker.autocommit = False
+    blocker.execute("CREATE SCHEMA tenancy")
+    outcome: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            bootstrap.run(pg_settings, master_dsn=pg_master.dsn())
+        except BaseException as exc:  # noqa: BLE001
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while not pg_super.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = 'tenantdb-bootstrap' "
+                               "AND wait_event_type = 'Lock' AND datname = 'qualisys_master'"):
+        assert time.monotonic() < deadline, "the bootstrap never reached the tenancy step"
+        time.sleep(0.1)
+    assert pg_super.role("app_user") is not None  # the earlier steps were committed
+    pg_cluster.restart("fast")
+    worker.join(30)
+    blocker.close()
+    err = outcome.get("error")
+    assert isinstance(err, ToolkitError) and "step tenancy: connection lost" in str(err)
+    assert "run the bootstrap again" in str(err)
+
+    rerun = bootstrap.run(pg_settings, master_dsn=pg_master.dsn())
+    changed = {s.name for s in rerun.steps if s.changed}
+    assert changed == {"tenancy"}
+    assert bootstrap.run(pg_settings, master_dsn=pg_master.dsn()).changed == 0
+
+
+@pytest.mark.parametrize("dsn", [
+    "postgresql://qualisys_admin:s3cret-pw@127.0.0.1:notaport/postgres",
+    "host=127.0.0.1 password=s3cret-pw 'unterminated",
+    "postgresql://qualisys_admin:s3cret-pw@127.0.0.1:5432/postgres?sslmode=disable",
+    "postgresql://:s3cret-pw@127.0.0.1:5432/postgres?user=",
+    "postgresql:///postgres?password=s3cret-pw&user=x",
+])
+def test_bad_dsn_is_a_usage_error(dsn, pg_overlay, capsys):
+    code, out, err = run_cli(capsys, "--settings", str(pg_overlay), "bootstrap", "--env", TEST_ENV,
+                             "--master-dsn", dsn)
+    assert code == 2 and out == ""
+    assert err.startswith("tenantdb: error: --master-dsn") and err.count("\n") == 1
+    assert "s3cret-pw" not in err
+
+
+def test_bad_endpoint_is_a_usage_error(pg_overlay, capsys):
+    code, _, err = run_cli(capsys, "--settings", str(pg_overlay), "bootstrap", "--env", TEST_ENV,
+                           "--endpoint", "db.example:port")
+    assert code == 2 and "--endpoint='db.example:port': expected HOST:PORT" in err
+
+
+def test_wrong_password_fails_fast_with_a_clear_message(pg_fresh, pg_master, pg_overlay):
+    """Through the installed console script, as an operator runs it."""
+    exe = Path(sys.executable).with_name("tenantdb")
+    started = time.monotonic()
+    done = subprocess.run([str(exe), "--settings", str(pg_overlay), "bootstrap", "--env", TEST_ENV,
+                           "--master-dsn", pg_master.dsn(password="Wrong-Password-99")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    assert time.monotonic() - started < 10
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert f"cannot log in as {pg_master.user}@" in done.stderr
+    assert "password authentication failed" in done.stderr
+    assert "Wrong-Password-99" not in done.stderr and pg_master.password not in done.stderr
