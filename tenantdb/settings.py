@@ -207,6 +207,14 @@ class Settings(BaseModel):
     tenant_setting: str = "app.current_tenant"
     """The session setting that carries the tenant id. @default "app.current_tenant" @see Story 0.4 RLS policy pattern."""
 
+    tenant_schema_prefix: str = "tenant_"
+    """Prefix of every tenant schema, ``tenant_<slug>``. @default "tenant_" @see Story 0.4 schema structure, issue 5."""
+
+    aws_internal_roles: tuple[str, ...] = ("rdsadmin", "rdsrepladmin", "rdstopmgr")
+    """Roles the database's operator owns, allowed SUPERUSER/BYPASSRLS besides the master (ISO-SUPERUSER).
+    @default RDS's own (rdsadmin, rdsrepladmin, rdstopmgr); local adds "postgres", the local
+    cluster's initdb superuser that plays rdsadmin @see issue 5, AWS RDS "Understanding PostgreSQL roles"."""
+
     # ----- secrets (AC9, task 6) --------------------------------------------
     connection_secret_name: str = "qualisys/database/connection"
     """Secret holding app_user's connection JSON. @default "qualisys/database/connection" @see AC9, task 6.1."""
@@ -327,6 +335,13 @@ class Settings(BaseModel):
             raise ValueError("must be lower-case letters, digits and _, starting with a letter, at most 63 bytes")
         return v
 
+    @field_validator("tenant_schema_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", v, re.ASCII):
+            raise ValueError("must be 1-32 lower-case letters, digits and _, starting with a letter (e.g. tenant_)")
+        return v
+
     @field_validator("project")
     @classmethod
     def _project(cls, v: str) -> str:
@@ -346,6 +361,9 @@ class Settings(BaseModel):
         if len(set(roles)) != len(roles):
             raise _FieldError("app_role", self.app_role,
                               "app_role, migrator_role, platform_admin_role and master_username must differ")
+        if self.app_role in self.platform_admin_members:
+            raise _FieldError("platform_admin_members", self.platform_admin_members,
+                              f"must not include app_role {self.app_role!r} (it would reach every tenant's rows)")
         if _windows_overlap(self.backup_window, self.maintenance_window):
             raise _FieldError("maintenance_window", self.maintenance_window,
                               f"must not overlap backup_window {self.backup_window} (RDS rule; touching is allowed)")
@@ -462,7 +480,8 @@ def _windows_overlap(backup: str, maintenance: str) -> bool:
 # What differs between environments. Everything else is the defaults above.
 PROFILES: dict[str, dict[str, Any]] = {
     # local: dev's values, AWS endpoints pointed at the local emulator (issue 4).
-    "local": {},
+    # local: "postgres" is the stand-in cluster's initdb superuser, playing RDS's rdsadmin (issue 5).
+    "local": {"aws_internal_roles": ("rdsadmin", "rdsrepladmin", "rdstopmgr", "postgres")},
     "dev": {},
     "staging": {},
     "prod": {
