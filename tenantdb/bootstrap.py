@@ -84,36 +84,6 @@ class Result:
 
 # ----- fingerprints: one catalog query per step --------------------------------
 
-_FINGERPRINTS: dict[str, str] = {
-    "roles": """
-        SELECT r.oid IS NOT NULL AS exists, r.rolcanlogin AS login, r.rolsuper AS superuser,
-               r.rolbypassrls AS bypassrls, r.rolreplication AS replication, r.rolcreatedb AS createdb,
-               r.rolcreaterole AS createrole, r.rolinherit AS inherit,
-               EXISTS (SELECT FROM pg_auth_members m WHERE m.roleid = r.oid
-                       AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)) AS master_member
-        FROM (SELECT 1) AS one LEFT JOIN pg_roles r ON r.rolname = %(app)s""",
-    "database-grants": """
-        SELECT coalesce((SELECT string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)
-                         FROM pg_database d, aclexplode(d.datacl) a
-                         WHERE d.datname = %(db)s
-                           AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = %(app)s)), 'none')
-                 AS grants_on_database,
-               coalesce((SELECT string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)
-                         FROM pg_namespace n, aclexplode(n.nspacl) a
-                         WHERE n.nspname = 'public' AND a.grantee = 0), 'none')
-                 AS public_grants_on_schema_public""",
-    "extensions": """
-        SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS pg_stat_statements""",
-    "tenancy": """
-        SELECT n.oid IS NOT NULL AS schema, pg_get_userbyid(n.nspowner) AS schema_owner,
-               n.nspacl::text AS schema_acl, p.oid IS NOT NULL AS function,
-               md5(pg_get_functiondef(p.oid)) AS function_definition, p.proacl::text AS function_acl,
-               obj_description(p.oid, 'pg_proc') AS function_comment
-        FROM (SELECT 1) AS one
-        LEFT JOIN pg_namespace n ON n.nspname = %(schema)s
-        LEFT JOIN pg_proc p ON p.pronamespace = n.oid AND p.proname = 'current_tenant_id'""",
-}
-
 _SUMMARY = {
     "roles": "{app}: LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE",
     "database-grants": "{app}: {grants} on {db}; PUBLIC: no CREATE on schema public",
@@ -122,12 +92,8 @@ _SUMMARY = {
 }
 
 
-def _fingerprint(conn: psycopg.Connection, step: str, s: Settings) -> dict[str, Any]:
-    query = _FINGERPRINTS.get(step)
-    if query is None:
-        return {}
-    params = {"app": s.app_role, "db": s.db_name, "schema": s.tenancy_schema}
-    return db.fetch_one_dict(conn, query, params) or {}  # type: ignore[arg-type]
+def _fingerprint(conn: psycopg.Connection, step: Any, values: dict[str, sql.Composable]) -> dict[str, Any]:
+    return db.fetch_one_dict(conn, sqlfiles.load(sqlfiles.state_file(step), values)) or {}
 
 
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> str:
@@ -138,7 +104,7 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> str:
         new = after.get(key)
         if old == new:
             continue
-        if key.endswith(("_definition", "_acl", "_comment")):
+        if key == "catalog" or key.endswith(("_definition", "_acl", "_comment")):
             parts.append(f"{key.replace('_', ' ')} updated")
         else:
             parts.append(f"{key.replace('_', ' ')}: {_show(old)} -> {_show(new)}")
@@ -161,7 +127,7 @@ def run(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = No
         _lock(admin)
         result.steps.append(_database_step(admin, s))
         with db.connect(mt.target.with_db(s.db_name), s, application_name="tenantdb-bootstrap") as conn:
-            values = _placeholders(s)
+            values = placeholders(s)
             for path in sqlfiles.files():
                 name = sqlfiles.step_name(path)
                 result.steps.append(_guard(name, lambda: _file_step(conn, s, path, name, values)))
@@ -198,15 +164,27 @@ def _lock(admin: psycopg.Connection) -> None:
     admin.execute("RESET lock_timeout")
 
 
-def _placeholders(s: Settings) -> dict[str, sql.Composable]:
-    return {
-        "app_role": sql.Identifier(s.app_role),
-        "app_role_name": sql.Literal(s.app_role),
-        "db_name": sql.Identifier(s.db_name),
-        "app_create_on_database": sql.Literal(s.app_create_on_database),
-        "tenancy": sql.Identifier(s.tenancy_schema),
-        "tenant_setting": sql.Literal(s.tenant_setting),
-    }
+# Settings fields that name database objects: {field} is the quoted identifier, {field_name} the literal.
+IDENTIFIER_FIELDS = ("db_name", "app_role", "migrator_role", "platform_admin_role", "tenancy_schema",
+                     "master_username")
+
+
+def placeholders(s: Settings) -> dict[str, sql.Composable]:
+    """Every value sql/ may use, from the settings: identifiers quoted, the rest as literals.
+
+    ``{db_name}``/``{db_name_name}`` (identifier/literal) for each of IDENTIFIER_FIELDS,
+    ``{tenancy}`` for the toolkit's schema, and ``{field}`` as a literal for every other
+    scalar setting (``{tenant_setting}``, ``{app_create_on_database}``, ...).
+    """
+    values: dict[str, sql.Composable] = {}
+    for name, value in s.model_dump().items():
+        if isinstance(value, (str, bool, int, float)) and name not in IDENTIFIER_FIELDS:
+            values[name] = sql.Literal(value)
+    for name in IDENTIFIER_FIELDS:
+        values[name] = sql.Identifier(getattr(s, name))
+        values[f"{name}_name"] = sql.Literal(getattr(s, name))
+    values["tenancy"] = sql.Identifier(s.tenancy_schema)
+    return values
 
 
 def _database_step(admin: psycopg.Connection, s: Settings) -> Step:
@@ -224,11 +202,11 @@ def _database_step(admin: psycopg.Connection, s: Settings) -> Step:
 def _file_step(conn: psycopg.Connection, s: Settings, path: Any, name: str,
                values: dict[str, sql.Composable]) -> Step:
     with conn.transaction():
-        before = _fingerprint(conn, name, s)
+        before = _fingerprint(conn, path, values)
         if name == "roles":
             _superuser_attributes(conn, s)
         conn.execute(sqlfiles.load(path, values))
-        after = _fingerprint(conn, name, s)
+        after = _fingerprint(conn, path, values)
     if before != after:
         diff = _diff(before, after)
         detail = f"created: {_summary(name, s, after)}" if diff == "created" else diff or "updated"
@@ -270,51 +248,56 @@ def _superuser_attributes(conn: psycopg.Connection, s: Settings) -> None:
 # ----- app_user's password and the connection secret --------------------------
 
 def _password_step(conn: psycopg.Connection, s: Settings, mt: MasterTarget, endpoint: str | None,
-                   rotate: bool) -> Step:
+                   rotate: bool, role: str | None = None, secret: str | None = None,
+                   step: str = "app-password") -> Step:
+    # role/secret/step default to app_user's; the migrator's login reuses this step (issue 5).
+    role, secret = role or s.app_role, secret or s.connection_secret_name
     if not mt.via_aws or mt.aws is None:
-        return Step("app-password", False, "--master-dsn: no connection secret to write to; "
-                    f"{s.app_role}'s password left as it is (a new {s.app_role} has none)", skipped=True)
-    aws, name = mt.aws, s.connection_secret_name
+        return Step(step, False, "--master-dsn: no connection secret to write to; "
+                    f"{role}'s password left as it is (a new {role} has none)", skipped=True)
+    aws, name = mt.aws, secret
     address = mt.instance_address
     if not address or not address[0]:
         raise ToolkitError(f"instance {s.instance_identifier} has no endpoint address for the connection secret")
     existing = aws.secret_json(name) if aws.secret_has_value(name) else {}
     kept = existing.get("password") if isinstance(existing.get("password"), str) and not rotate else None
     password = kept or secrets.token_urlsafe(PASSWORD_BYTES)
-    value = secret_value(s, address[0], password)
+    value = secret_value(s, address[0], password, role)
     done: list[str] = []
     if value != existing:
         aws.put_secret_json(name, value)  # first: a crash before ALTER ROLE is repaired by the next run
         done.append(f"secret {name} written")
     if not kept:
-        _set_password(conn, s, password)
-        done.append(f"{'rotated' if rotate else 'generated'} {s.app_role}'s password")
-    elif not _can_log_in(s, mt, endpoint, password):
-        _set_password(conn, s, password)
-        done.append(f"{s.app_role}'s password reset to the secret's")
+        _set_password(conn, s, password, role)
+        done.append(f"{'rotated' if rotate else 'generated'} {role}'s password")
+    elif not _can_log_in(s, mt, endpoint, password, role):
+        _set_password(conn, s, password, role)
+        done.append(f"{role}'s password reset to the secret's")
     if done:
-        return Step("app-password", True, "; ".join(done))
-    return Step("app-password", False, f"{s.app_role} logs in with the password in {name}")
+        return Step(step, True, "; ".join(done))
+    return Step(step, False, f"{role} logs in with the password in {name}")
 
 
-def secret_value(s: Settings, host: str, password: str) -> dict[str, Any]:
+def secret_value(s: Settings, host: str, password: str, role: str | None = None) -> dict[str, Any]:
     """The connection secret: the keys AWS's RDS rotation functions read, plus the story's ``database`` and ``uri``."""
-    uri = (f"postgresql://{quote(s.app_role, safe='')}:{quote(password, safe='')}@{host}:{s.port}/"
+    role = role or s.app_role
+    uri = (f"postgresql://{quote(role, safe='')}:{quote(password, safe='')}@{host}:{s.port}/"
            f"{quote(s.db_name, safe='')}?sslmode=require")
     return {"engine": "postgres", "host": host, "port": s.port, "dbname": s.db_name, "database": s.db_name,
-            "username": s.app_role, "password": password, "uri": uri}
+            "username": role, "password": password, "uri": uri}
 
 
-def _set_password(conn: psycopg.Connection, s: Settings, password: str) -> None:
+def _set_password(conn: psycopg.Connection, s: Settings, password: str, role: str | None = None) -> None:
     with conn.transaction():
         conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-            sql.Identifier(s.app_role), sql.Literal(scram_sha256_verifier(password))))
+            sql.Identifier(role or s.app_role), sql.Literal(scram_sha256_verifier(password))))
 
 
-def _can_log_in(s: Settings, mt: MasterTarget, endpoint: str | None, password: str) -> bool:
+def _can_log_in(s: Settings, mt: MasterTarget, endpoint: str | None, password: str,
+                role: str | None = None) -> bool:
     host, port = mt.instance_address or (mt.target.host, mt.target.port)
     host, port = app_address(s, endpoint, host, port)
-    target = mt.target.with_address(host, port).with_login(s.app_role, password).with_db(s.db_name)
+    target = mt.target.with_address(host, port).with_login(role or s.app_role, password).with_db(s.db_name)
     try:
         with db.connect(target, s, application_name="tenantdb-bootstrap"):
             return True
