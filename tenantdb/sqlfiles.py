@@ -4,6 +4,11 @@ The files live in the source tree's ``sql/`` (an editable install, a clone) or,
 in an installed wheel, under ``<sys.prefix>/share/tenantdb/sql`` (pyproject's
 data-files). ``$TENANTDB_SQL_DIR`` overrides both.
 
+Each step ``NNN_name.sql`` may have a companion ``NNN_name.state.sql``: one
+SELECT returning one row that describes what the step establishes; the
+bootstrap compares it before and after the step to say whether it changed
+anything. Steps without one use ``state.sql``, a fingerprint of the catalog.
+
 Placeholders are ``{lower_case_name}``; every one must be given, as a
 ``psycopg.sql`` Composable (Identifier, Literal), so nothing is ever
 formatted into SQL text by hand. Other braces (a regular expression's
@@ -35,9 +40,20 @@ def sql_dir() -> Path:
                        f"{', '.join(str(c) for c in candidates)}); reinstall tenantdb or set TENANTDB_SQL_DIR")
 
 
+_STEP_FILE = re.compile(r"^\d{3}_[a-z0-9_]+\.sql$")
+GENERIC_STATE = "state.sql"
+"""The catalog fingerprint for a step that has no ``NNN_name.state.sql`` of its own."""
+
+
 def files() -> list[Path]:
-    """Every ``NNN_name.sql``, in order."""
-    return sorted(p for p in sql_dir().glob("*.sql") if re.match(r"^\d{3}_", p.name))
+    """Every step file ``NNN_name.sql``, in order (not the ``.state.sql`` companions)."""
+    return sorted(p for p in sql_dir().glob("*.sql") if _STEP_FILE.match(p.name))
+
+
+def state_file(step: Path) -> Path:
+    """The query that fingerprints what ``step`` establishes: its own, else the generic one."""
+    own = step.with_name(step.name.removesuffix(".sql") + ".state.sql")
+    return own if own.exists() else step.with_name(GENERIC_STATE)
 
 
 def step_name(path: Path) -> str:

@@ -40,7 +40,8 @@ def test_fresh_run_then_nothing_changes(pg_fresh, pg_master, pg_super, pg_overla
     first = bootstrap_json(capsys, pg_overlay, pg_master.dsn())
     assert first["environment"] == TEST_ENV and first["changed"] >= 3
     by = steps(first)
-    assert list(by) == ["database", "roles", "app-password", "database-grants", "extensions", "tenancy"]
+    # This issue's steps, in this order (later issues add steps after them).
+    assert list(by)[:6] == ["database", "roles", "app-password", "database-grants", "extensions", "tenancy"]
     assert by["roles"]["changed"] and by["tenancy"]["changed"] and by["database-grants"]["changed"]
     assert by["app-password"] == {"name": "app-password", "changed": False, "skipped": True,
                                   "detail": by["app-password"]["detail"]}
@@ -207,7 +208,8 @@ def test_server_restarted_mid_run_then_rerun_converges(pg_fresh, pg_cluster, pg_
 
     rerun = bootstrap.run(pg_settings, master_dsn=pg_master.dsn())
     changed = {s.name for s in rerun.steps if s.changed}
-    assert changed == {"tenancy"}
+    assert "tenancy" in changed  # the interrupted step, and whatever came after it
+    assert not changed & {"database", "roles", "database-grants", "extensions"}  # committed before
     assert bootstrap.run(pg_settings, master_dsn=pg_master.dsn()).changed == 0
 
 
