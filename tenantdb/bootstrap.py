@@ -27,7 +27,7 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
-from tenantdb import db, sqlfiles
+from tenantdb import db, roles, sqlfiles
 from tenantdb.connect import MasterTarget, app_address, resolve_master
 from tenantdb.errors import ToolkitError
 from tenantdb.scram import scram_sha256_verifier
@@ -134,6 +134,10 @@ def run(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = No
                 if name == "roles":
                     result.steps.append(_guard("app-password",
                                                lambda: _password_step(conn, s, mt, endpoint, rotate_app_password)))
+            # issue 5: the migrator and platform_admin (tenantdb.roles), then the migrator's login secret.
+            result.steps.append(_guard("tenancy-roles", lambda: Step("tenancy-roles", *roles.apply(conn, s))))
+            result.steps.append(_guard("migrator-password", lambda: _password_step(
+                conn, s, mt, endpoint, False, s.migrator_role, s.migrator_secret_name, "migrator-password")))
     return result
 
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import psycopg
 from psycopg import sql
 
+from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
 MASTER = "@master"
@@ -70,18 +72,29 @@ class Role:
     password_secret: str | None = None
     """Secrets Manager secret holding its login, when it has one."""
 
-    def attributes_sql(self) -> sql.Composable:
-        """``LOGIN NOSUPERUSER ...``: every attribute spelled out, so ALTER ROLE converges."""
-        words = [
-            "LOGIN" if self.login else "NOLOGIN",
-            "SUPERUSER" if self.superuser else "NOSUPERUSER",
-            "BYPASSRLS" if self.bypassrls else "NOBYPASSRLS",
-            "CREATEDB" if self.createdb else "NOCREATEDB",
-            "CREATEROLE" if self.createrole else "NOCREATEROLE",
-            "REPLICATION" if self.replication else "NOREPLICATION",
-            "INHERIT" if self.inherit else "NOINHERIT",
-        ]
-        return sql.SQL(" ".join(words))
+    def attributes(self) -> dict[str, bool]:
+        """pg_roles column -> declared value."""
+        return {"rolcanlogin": self.login, "rolsuper": self.superuser, "rolbypassrls": self.bypassrls,
+                "rolcreatedb": self.createdb, "rolcreaterole": self.createrole,
+                "rolreplication": self.replication, "rolinherit": self.inherit}
+
+    def attributes_sql(self, master_changeable: bool = False) -> sql.Composable:
+        """``LOGIN NOSUPERUSER ...``, every attribute spelled out so the statement converges.
+
+        ``master_changeable`` leaves out SUPERUSER, BYPASSRLS and REPLICATION: on
+        PostgreSQL 15 even naming them in ALTER ROLE needs a superuser, which the
+        RDS master is not (checked separately, see :func:`superuser_only_drift`).
+        """
+        words = [("LOGIN", self.login), ("CREATEDB", self.createdb), ("CREATEROLE", self.createrole),
+                 ("INHERIT", self.inherit)]
+        if not master_changeable:
+            words += [("SUPERUSER", self.superuser), ("BYPASSRLS", self.bypassrls),
+                      ("REPLICATION", self.replication)]
+        return sql.SQL(" ".join(w if on else "NO" + w for w, on in words))
+
+
+SUPERUSER_ONLY = {"rolsuper": "SUPERUSER", "rolbypassrls": "BYPASSRLS", "rolreplication": "REPLICATION"}
+"""Attributes only a superuser may change on PostgreSQL 15."""
 
 
 @dataclass(frozen=True)
@@ -184,10 +197,99 @@ def converge_sql(role: Role, database: str) -> list[sql.Composable]:
     """Statements that enforce the declared attributes, grants and memberships on an
     existing role. Each is idempotent; run in one transaction."""
     out: list[sql.Composable] = [
-        sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(role.name), role.attributes_sql())]
+        sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(role.name), role.attributes_sql(master_changeable=True))]
     out += [_grant_sql(g, role.name, database) for g in role.grants]
     out += [sql.SQL("GRANT {} TO {}").format(sql.Identifier(role.name), _role_ident(m)) for m in role.members]
     return out
+
+
+def _create_if_missing_sql(role: Role) -> sql.Composable:
+    return sql.SQL(
+        "DO $tenantdb$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {}) THEN {}; "
+        "END IF; END $tenantdb$").format(sql.Literal(role.name), create_sql(role))
+
+
+def _revoke_undeclared_members_sql(role: Role) -> sql.Composable:
+    """Converge membership: members not declared (and not the master) lose the role."""
+    declared = [m for m in role.members if m != MASTER]
+    return sql.SQL(
+        "DO $tenantdb$ DECLARE m name; BEGIN "
+        "FOR m IN SELECT pg_catalog.pg_get_userbyid(a.member) FROM pg_catalog.pg_auth_members a "
+        "WHERE a.roleid = {}::pg_catalog.regrole AND a.member <> (SELECT oid FROM pg_catalog.pg_roles "
+        "WHERE rolname = CURRENT_USER) AND pg_catalog.pg_get_userbyid(a.member) <> ALL ({}::pg_catalog.text[]) "
+        "LOOP EXECUTE pg_catalog.format('REVOKE %I FROM %I', {}, m); END LOOP; END $tenantdb$"
+    ).format(sql.Literal(role.name), sql.Literal(declared), sql.Literal(role.name))
+
+
+def script(s: Settings) -> sql.Composed:
+    """The tenancy-roles bootstrap step as one SQL script: create what is missing, then
+    enforce attributes, grants and memberships of the migrator and platform_admin."""
+    statements: list[sql.Composable] = []
+    for role in model(s).owned_here:
+        statements.append(_create_if_missing_sql(role))
+        statements += converge_sql(role, s.db_name)
+    statements.append(_revoke_undeclared_members_sql(model(s).platform_admin))
+    return sql.Composed([sql.SQL(";\n").join(statements), sql.SQL(";\n")])
+
+
+_FINGERPRINT = """
+SELECT r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls, r.rolcreatedb, r.rolcreaterole,
+       r.rolreplication, r.rolinherit,
+       (SELECT array_agg(pg_get_userbyid(a.member) ORDER BY 1) FROM pg_auth_members a WHERE a.roleid = r.oid)
+         AS members,
+       (SELECT array_agg(x.privilege_type ORDER BY 1) FROM pg_database d, aclexplode(d.datacl) x
+         WHERE d.datname = current_database() AND x.grantee = r.oid) AS database,
+       (SELECT array_agg(n.nspname || ':' || x.privilege_type ORDER BY 1)
+          FROM pg_namespace n, aclexplode(n.nspacl) x WHERE n.nspname = %(schema)s AND x.grantee = r.oid) AS schema,
+       (SELECT array_agg(c.relname || ':' || x.privilege_type ORDER BY 1)
+          FROM pg_class c, aclexplode(c.relacl) x
+         WHERE c.relnamespace = %(schema)s::regnamespace AND x.grantee = r.oid) AS tables,
+       (SELECT array_agg(p.proname || ':' || x.privilege_type ORDER BY 1)
+          FROM pg_proc p, aclexplode(p.proacl) x
+         WHERE p.pronamespace = %(schema)s::regnamespace AND x.grantee = r.oid) AS functions
+FROM pg_roles r WHERE r.rolname = ANY(%(roles)s) ORDER BY r.rolname"""
+
+
+def fingerprint(conn: psycopg.Connection, s: Settings) -> list[tuple]:
+    """The declared roles' live state, in one catalog query (what "changed" compares)."""
+    names = [r.name for r in model(s).owned_here]
+    return conn.execute(_FINGERPRINT, {"schema": s.tenancy_schema, "roles": names}).fetchall()
+
+
+def superuser_only_drift(conn: psycopg.Connection, s: Settings) -> list[str]:
+    """Statements a superuser must run to bring the roles' SUPERUSER/BYPASSRLS/REPLICATION back."""
+    roles = {r.name: r for r in model(s).owned_here}
+    rows = conn.execute("SELECT rolname, rolsuper, rolbypassrls, rolreplication FROM pg_roles "
+                        "WHERE rolname = ANY(%s)", (list(roles),)).fetchall()
+    fixes = []
+    for name, *live in rows:
+        declared = roles[name].attributes()
+        wrong = [word for (col, word), value in zip(SUPERUSER_ONLY.items(), live) if value != declared[col]]
+        if wrong:
+            words = " ".join(w if declared[c] else "NO" + w for c, w in SUPERUSER_ONLY.items() if w in wrong)
+            fixes.append(sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(name), sql.SQL(words)).as_string(conn))
+    return fixes
+
+
+def apply(conn: psycopg.Connection, s: Settings) -> tuple[bool, str]:
+    """Run :func:`script` in one transaction; (changed, detail) measured by :func:`fingerprint`.
+
+    Stops, changing nothing, when a role holds an attribute only a superuser can remove.
+    """
+    with conn.transaction():
+        fixes = superuser_only_drift(conn, s)
+        if fixes:
+            raise ToolkitError(f"{'; '.join(fixes)}: only a superuser can run this (PostgreSQL 15); on RDS, "
+                               "where there is none, drop and recreate the role; nothing was changed")
+        before = fingerprint(conn, s)
+        conn.execute(script(s))
+        after = fingerprint(conn, s)
+    names = ", ".join(r.name for r in model(s).owned_here)
+    if before == after:
+        return False, f"{names} as declared"
+    existed = {row[0] for row in before}
+    created = [row[0] for row in after if row[0] not in existed]
+    return True, (f"created {', '.join(created)}" if created else f"converged {names}")
 
 
 def tenant_schema_sql(s: Settings, schema: str) -> list[sql.Composable]:
