@@ -65,6 +65,8 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+# @see https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-arns
+_ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 
 
 class SettingsError(ValueError):
@@ -245,6 +247,19 @@ class Settings(BaseModel):
     state_key: str = ""
     """State object key. @default "tenantdb/<env>/terraform.tfstate"."""
 
+    # ----- CI (docs/ci.md) ----------------------------------------------------
+    ci_plan_role_arn: str = ""
+    """IAM role the pull-request pipeline assumes through GitHub OIDC to run `tenantdb plan`
+    (read-only, state read). @default "" (the plan job stops and says to set it) @see docs/ci.md."""
+
+    ci_apply_role_arn: str = ""
+    """IAM role the main-branch pipeline assumes through GitHub OIDC to plan and apply.
+    @default "" (the apply job stops and says to set it) @see docs/ci.md."""
+
+    ci_bootstrap_role_arn: str = ""
+    """IAM role for `tenantdb bootstrap` and `verify` in the pipeline. @default "" (use the
+    self-hosted runner's own credentials, e.g. its instance profile) @see docs/ci.md."""
+
     # ----- how the toolkit reaches things -----------------------------------
     aws_endpoint_url: str | None = None
     """One endpoint for every AWS API (an emulator). @default none (real AWS); the local state for local."""
@@ -340,6 +355,13 @@ class Settings(BaseModel):
     def _prefix(cls, v: str) -> str:
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", v, re.ASCII):
             raise ValueError("must be 1-32 lower-case letters, digits and _, starting with a letter (e.g. tenant_)")
+        return v
+
+    @field_validator("ci_plan_role_arn", "ci_apply_role_arn", "ci_bootstrap_role_arn")
+    @classmethod
+    def _role_arn(cls, v: str) -> str:
+        if v and not _ROLE_ARN.match(v):
+            raise ValueError('must be empty or an IAM role ARN, e.g. "arn:aws:iam::123456789012:role/tenantdb-plan-dev"')
         return v
 
     @field_validator("project")
