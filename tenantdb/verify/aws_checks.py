@@ -1,0 +1,227 @@
+"""AWS-side checks (boto3 through tenantdb.aws): the instance, its keys, its
+parameter group and the connection secret, against the settings.
+
+Each function takes the :class:`Context` and returns one Check; any AWS error
+propagates and becomes ERROR (fail closed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from tenantdb import db
+from tenantdb.aws import SECRET_KEYS
+from tenantdb.report import Check, compare, failed, passed
+from tenantdb.verify.context import Context
+from tenantdb.verify.db_checks import ac1_server_version
+
+
+def _verdict(id_: str, title: str, expected: str, actual: str, problems: list[str]) -> Check:
+    if problems:
+        return failed(id_, title, expected, actual, "; ".join(problems))
+    return passed(id_, title, expected, actual)
+
+
+def ac1_engine(ctx: Context) -> Check:
+    s = ctx.settings
+    inst = ctx.instance
+    engine, version = inst.get("Engine"), str(inst.get("EngineVersion") or "")
+    major = int(version.split(".")[0]) if version.split(".")[0].isdigit() else 0
+    live_major, live_version = ac1_server_version(ctx)
+    problems = []
+    if engine != "postgres":
+        problems.append(f"engine is {engine}, not postgres")
+    if major < 15 or major < s.engine_major:
+        problems.append(f"EngineVersion {version} is below {max(15, s.engine_major)}")
+    if live_major < 15 or live_major != major:
+        problems.append(f"the server reports {live_version}, not {major}.x")
+    return _verdict("AC1", "PostgreSQL 15+ RDS instance", f"postgres {s.engine_major}+",
+                    f"{engine} {version} (server {live_version})", problems)
+
+
+def ac2_class(ctx: Context) -> Check:
+    s = ctx.settings
+    return compare("AC2", f"Instance class for {s.environment}", s.instance_class, ctx.instance.get("DBInstanceClass"))
+
+
+def ac3_multi_az(ctx: Context) -> Check:
+    s = ctx.settings
+    return compare("AC3", f"Multi-AZ {'on' if s.multi_az else 'off'} for {s.environment}", s.multi_az,
+                   bool(ctx.instance.get("MultiAZ")))
+
+
+def ac4_backups(ctx: Context) -> Check:
+    s, inst = ctx.settings, ctx.instance
+    want = {"BackupRetentionPeriod": s.backup_retention_days, "PreferredBackupWindow": s.backup_window,
+            "PreferredMaintenanceWindow": s.maintenance_window}
+    got = {k: inst.get(k) for k in want}
+    problems = [f"{k} is {got[k]!r}, expected {v!r}" for k, v in want.items() if got[k] != v]
+    fmt = lambda d: f"{d['BackupRetentionPeriod']} days, backups {d['PreferredBackupWindow']} UTC, " \
+                    f"maintenance {d['PreferredMaintenanceWindow']} UTC"  # noqa: E731
+    return _verdict("AC4", "Automated backups: retention and windows", fmt(want), fmt(got), problems)
+
+
+def ac5_encryption(ctx: Context) -> Check:
+    s, inst = ctx.settings, ctx.instance
+    key = ctx.rds_key_arn
+    problems = []
+    if not inst.get("StorageEncrypted"):
+        problems.append("StorageEncrypted is false")
+    actual_key = inst.get("KmsKeyId") or ""
+    if actual_key and ctx.key_arn(actual_key) != key:
+        problems.append(f"encrypted with {actual_key}, not {s.kms_alias_rds}")
+    elif not actual_key:
+        problems.append("no KMS key on the instance")
+    rotation = ctx.aws.kms.get_key_rotation_status(KeyId=key).get("KeyRotationEnabled")
+    if not rotation:
+        problems.append(f"automatic rotation of {s.kms_alias_rds} is off")
+    return _verdict("AC5", "Encryption at rest with the RDS CMK, rotation on",
+                    f"StorageEncrypted, {s.kms_alias_rds}, rotation on",
+                    f"StorageEncrypted={bool(inst.get('StorageEncrypted'))}, {actual_key or 'no key'}, "
+                    f"rotation {'on' if rotation else 'off'}", problems)
+
+
+def ac6_parameter_group(ctx: Context) -> Check:
+    s, inst = ctx.settings, ctx.instance
+    name = s.parameter_group_name
+    groups = {g.get("DBParameterGroupName"): g.get("ParameterApplyStatus") for g in inst.get("DBParameterGroups", [])}
+    problems = []
+    if name not in groups:
+        problems.append(f"{name} is not attached (attached: {', '.join(map(str, groups)) or 'none'})")
+    elif groups[name] != "in-sync":
+        problems.append(f"{name} is {groups[name]} (a reboot applies pending static parameters)")
+    actual = _user_parameters(ctx, name) if name in groups else {}
+    for pname, (value, _apply) in s.db_parameters.items():
+        if pname not in actual:
+            problems.append(f"{pname} not set in the group (declared {value})")
+        elif actual[pname] != value:
+            problems.append(f"{pname}={actual[pname]} in the group (declared {value})")
+    extra = sorted(set(actual) - set(s.db_parameters))
+    if extra:
+        problems.append(f"set in the group but not declared: {', '.join(extra)}")
+    return _verdict("AC6", "Parameter group attached, in sync, values as declared",
+                    f"{name} in-sync with {len(s.db_parameters)} declared parameters",
+                    f"{name}: {groups.get(name, 'not attached')}, {len(actual)} user parameters", problems)
+
+
+def _user_parameters(ctx: Context, group: str) -> dict[str, str]:
+    pages = ctx.aws.rds.get_paginator("describe_db_parameters").paginate(DBParameterGroupName=group, Source="user")
+    return {p["ParameterName"]: str(p.get("ParameterValue")) for page in pages for p in page.get("Parameters", [])}
+
+
+def ac9_secret(ctx: Context) -> Check:
+    """The connection secret: encrypted with the secrets CMK, every key, consistent, and it logs in over TLS."""
+    s = ctx.settings
+    id_, title = "AC9", f"Connection secret {s.connection_secret_name}: encrypted, complete, working"
+    expected = f"{s.kms_alias_secrets}; keys {', '.join(SECRET_KEYS)}; logs in as {s.app_role} over TLS"
+    meta = ctx.aws.secrets.describe_secret(SecretId=s.connection_secret_name)
+    problems = []
+    key = meta.get("KmsKeyId")
+    if not key:
+        problems.append("encrypted with the AWS managed key, not the secrets CMK")
+    elif ctx.key_arn(key) != ctx.secrets_key_arn:
+        problems.append(f"encrypted with {key}, not {s.kms_alias_secrets}")
+    value = ctx.app_secret
+    if not value:
+        problems.append("the secret has no value yet; run tenantdb bootstrap")
+        return failed(id_, title, expected, "no value", "; ".join(problems))
+    missing = [k for k in SECRET_KEYS if k not in value]
+    if missing:
+        problems.append(f"missing key(s): {', '.join(missing)}")
+    problems += _consistency(ctx, value)
+    login = "not tried"
+    if not missing or {"host", "username", "password", "dbname"} <= value.keys():
+        login = _login(ctx, problems)
+    actual = f"keys {', '.join(k for k in SECRET_KEYS if k in value)}; login: {login}"
+    return _verdict(id_, title, expected, actual, problems)
+
+
+def _consistency(ctx: Context, value: dict[str, Any]) -> list[str]:
+    s = ctx.settings
+    address = (ctx.instance.get("Endpoint") or {}).get("Address")
+    want = {"engine": "postgres", "host": address, "port": s.port, "dbname": s.db_name, "database": s.db_name,
+            "username": s.app_role}
+    problems = [f"{k} is {value[k]!r}, expected {v!r}" for k, v in want.items()
+                if k in value and str(value[k]) != str(v)]
+    uri = value.get("uri")
+    if isinstance(uri, str):
+        problems += _uri_problems(uri, value, s.port, s.db_name)
+    return problems
+
+
+def _uri_problems(uri: str, value: dict[str, Any], port: int, dbname: str) -> list[str]:
+    try:
+        u = urlsplit(uri)
+        parts = (u.scheme, unquote(u.username or ""), unquote(u.password or ""), u.hostname, u.port,
+                 u.path.lstrip("/"), u.query)
+    except ValueError:
+        return ["uri is not a URL"]
+    want = ("postgresql", value.get("username"), value.get("password"), value.get("host"), port, dbname,
+            "sslmode=require")
+    names = ("scheme", "user", "password", "host", "port", "database", "query")
+    # Name the differing parts only: the password's value is never shown.
+    bad = [n for n, got, exp in zip(names, parts, want) if str(got) != str(exp)]
+    return [f"uri differs from the other keys in: {', '.join(bad)}"] if bad else []
+
+
+def _login(ctx: Context, problems: list[str]) -> str:
+    s = ctx.settings
+    try:
+        target = ctx.app_target()
+        conn = ctx.connect("app_user", target)
+    except db.AuthError:
+        problems.append(f"the secret's password does not log in as {s.app_role}; "
+                        "run tenantdb bootstrap (it sets the role's password to the secret's)")
+        return "refused"
+    row = conn.execute("SELECT current_user, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())").fetchone()
+    conn.rollback()
+    if not row or row[0] != s.app_role:
+        problems.append(f"logged in as {row[0] if row else '?'}, not {s.app_role}")
+    if not row or not row[1]:
+        problems.append("the app_user connection is not using TLS")
+    return f"{target.describe()} over TLS" if row and row[1] else f"{target.describe()} WITHOUT TLS"
+
+
+def not_public(ctx: Context) -> Check:
+    return compare("NET-PRIVATE", "Not publicly accessible", False, bool(ctx.instance.get("PubliclyAccessible")))
+
+
+def deletion_protection(ctx: Context) -> Check:
+    s = ctx.settings
+    return compare("DELETION-PROTECTION", f"Deletion protection {'on' if s.deletion_protection else 'off'} "
+                   f"for {s.environment}", s.deletion_protection, bool(ctx.instance.get("DeletionProtection")))
+
+
+def performance_insights(ctx: Context) -> Check:
+    s, inst = ctx.settings, ctx.instance
+    problems = []
+    if not inst.get("PerformanceInsightsEnabled"):
+        problems.append("Performance Insights is off")
+    retention = inst.get("PerformanceInsightsRetentionPeriod")
+    if retention != s.performance_insights_retention_days:
+        problems.append(f"retention is {retention}, expected {s.performance_insights_retention_days} days")
+    key = inst.get("PerformanceInsightsKMSKeyId")
+    if not key or ctx.key_arn(key) != ctx.rds_key_arn:
+        problems.append(f"encrypted with {key or 'no key'}, not {s.kms_alias_rds}")
+    return _verdict("PERF-INSIGHTS", "Performance Insights on, retained, encrypted",
+                    f"on, {s.performance_insights_retention_days} days, {s.kms_alias_rds}",
+                    f"{'on' if inst.get('PerformanceInsightsEnabled') else 'off'}, {retention} days, {key}", problems)
+
+
+def enhanced_monitoring(ctx: Context) -> Check:
+    s, inst = ctx.settings, ctx.instance
+    interval, role = inst.get("MonitoringInterval"), inst.get("MonitoringRoleArn") or ""
+    problems = []
+    if interval != s.monitoring_interval_s:
+        problems.append(f"interval is {interval}s, expected {s.monitoring_interval_s}s")
+    if s.monitoring_interval_s and not role.endswith(f":role/{s.monitoring_role_name}"):
+        problems.append(f"monitoring role is {role or 'none'}, expected {s.monitoring_role_name}")
+    return _verdict("MONITORING", "Enhanced Monitoring", f"every {s.monitoring_interval_s}s as "
+                    f"{s.monitoring_role_name}", f"every {interval}s as {role or 'no role'}", problems)
+
+
+def log_exports(ctx: Context) -> Check:
+    s = ctx.settings
+    got = sorted(ctx.instance.get("EnabledCloudwatchLogsExports") or [])
+    return compare("LOG-EXPORTS", "CloudWatch log exports", sorted(s.log_exports), got)

@@ -1,0 +1,148 @@
+"""AC10: row-level security proven as app_user, inside a transaction that is rolled back.
+
+As app_user (logged in with the connection secret's credentials, or through
+``SET ROLE`` from the master when there is no secret, as with
+``--master-dsn``): create a scratch table, enable and force RLS, create the
+tenant policy ``tenant_id = (SELECT tenancy.current_tenant_id())``, insert
+rows of two tenants, then show that tenant A sees only its own rows, that no
+context, an empty one or a malformed one sees nothing (and raises nothing),
+and that A can neither insert, update nor delete B's rows. Everything is
+rolled back; the check then confirms nothing was left behind.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import psycopg
+from psycopg import sql
+
+from tenantdb import db
+from tenantdb.report import Check, failed, passed
+from tenantdb.verify.context import Context
+
+ID, TITLE = "AC10", "Row-level security proven as app_user (rolled back)"
+EXPECTED = ("A sees only A's rows; no/empty/malformed context sees none; A cannot write B's rows; "
+            "nothing left behind")
+
+
+def ac10_rls(ctx: Context) -> Check:
+    s = ctx.settings
+    conn, how = _app_session(ctx)
+    scratch = f"tenantdb_verify_{secrets.token_hex(4)}"
+    try:
+        found, problems = _probe(conn, ctx, how, scratch)
+    finally:
+        conn.rollback()
+    leftover = ctx.master_db.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (scratch,)).fetchone()
+    ctx.master_db.rollback()
+    if leftover and leftover[0]:
+        problems.append(f"schema {scratch} was left behind")
+    else:
+        found.append("nothing left behind")
+    actual = f"as {s.app_role} ({how}): " + "; ".join(found)
+    if problems:
+        return failed(ID, TITLE, EXPECTED, actual, "; ".join(problems))
+    return passed(ID, TITLE, EXPECTED, actual)
+
+
+def _app_session(ctx: Context) -> tuple[psycopg.Connection, str]:
+    """app_user's own login when the secret has one; else the master's connection with SET ROLE."""
+    if ctx.via_aws:
+        try:
+            return ctx.connect("app_user", ctx.app_target()), "login from the connection secret"
+        except Exception as exc:  # noqa: BLE001 - fall back, and say so; AC9 reports the secret's fault
+            reason = db.first_line(exc)
+            return ctx.master_db, f"SET ROLE from the master, since the secret's login failed: {reason}"
+    return ctx.master_db, "SET ROLE from the master"
+
+
+def _probe(conn: psycopg.Connection, ctx: Context, how: str, scratch: str) -> tuple[list[str], list[str]]:
+    s = ctx.settings
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    found: list[str] = []
+    problems: list[str] = []
+    fn = sql.SQL("(SELECT {}.current_tenant_id())").format(sql.Identifier(s.tenancy_schema))
+    setting = sql.Literal(s.tenant_setting)
+
+    def context(value: str) -> None:
+        conn.execute(sql.SQL("SELECT set_config({}, %s, true)").format(setting), (value,))
+
+    def visible() -> list[str]:
+        return [str(r[0]) for r in conn.execute(sql.SQL("SELECT tenant_id FROM {}").format(table)).fetchall()]
+
+    with conn.transaction(force_rollback=True):
+        if how.startswith("SET ROLE"):
+            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(s.app_role)))
+        user = conn.execute("SELECT current_user").fetchone()
+        if not user or user[0] != s.app_role:
+            return found, [f"running as {user[0] if user else '?'}, not {s.app_role}"]
+        if conn.execute(sql.SQL("SELECT {} IS NULL").format(fn)).fetchone() != (True,):
+            problems.append("current_tenant_id() is not NULL before any context is set")
+        table = _create_table(conn, s.app_create_on_database, scratch)
+        # Rows of two tenants go in before RLS is switched on, so this session never sets a context
+        # until the "no context" read below.
+        insert = sql.SQL("INSERT INTO {} (tenant_id, note) VALUES (%s, %s)").format(table)
+        conn.execute(insert, (a, "a1"))
+        conn.execute(insert, (a, "a2"))
+        conn.execute(insert, (b, "b1"))
+        conn.execute(sql.SQL("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY; ALTER TABLE {t} FORCE ROW LEVEL SECURITY; "
+                             "CREATE POLICY tenant_isolation ON {t} USING (tenant_id = {f}) WITH CHECK "
+                             "(tenant_id = {f})").format(t=table, f=fn))
+        found.append(f"RLS enabled and forced on {table.as_string(conn)}")
+
+        rows = visible()
+        (problems if rows else found).append(f"no context sees {len(rows)} rows")
+        context(a)
+        rows = visible()
+        if sorted(rows) != [a, a]:
+            problems.append(f"tenant A sees {len(rows)} rows, {sum(r != a for r in rows)} of another tenant")
+        else:
+            found.append("A sees its 2 rows of 3")
+        for label, value in (("empty", ""), ("malformed", "not-a-uuid")):
+            context(value)
+            try:
+                with conn.transaction():  # a savepoint: a raising function must not end the probe
+                    rows = visible()
+            except psycopg.Error as exc:
+                problems.append(f"{label} context raised instead of matching nothing: {db.first_line(exc)}")
+                continue
+            (problems if rows else found).append(f"{label} context sees {len(rows)} rows")
+
+        context(a)
+        _expect_refused(conn, lambda: conn.execute(insert, (b, "forged")), "insert of B's row", found, problems)
+        for verb, stmt in (("update", "UPDATE {} SET note = 'x' WHERE tenant_id = %s"),
+                           ("delete", "DELETE FROM {} WHERE tenant_id = %s")):
+            n = conn.execute(sql.SQL(stmt).format(table), (b,)).rowcount
+            (problems if n else found).append(f"{verb} of B's rows touched {n}")
+        _expect_refused(conn, lambda: conn.execute(sql.SQL("UPDATE {} SET tenant_id = %s").format(table), (b,)),
+                        "moving A's rows to B", found, problems)
+    return found, problems
+
+
+def _create_table(conn: psycopg.Connection, in_schema: bool, scratch: str) -> sql.Composable:
+    """A scratch schema when app_user may create one (AC8's CREATE), else a temporary table."""
+    cols = sql.SQL("(id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id uuid NOT NULL, note text)")
+    if in_schema:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch)))
+        table: sql.Composable = sql.Identifier(scratch, "rls_probe")
+        conn.execute(sql.SQL("CREATE TABLE {} {}").format(table, cols))
+    else:
+        table = sql.Identifier("pg_temp", f"{scratch}_probe")
+        conn.execute(sql.SQL("CREATE TEMPORARY TABLE {} {} ON COMMIT DROP").format(
+            sql.Identifier(f"{scratch}_probe"), cols))
+    return table
+
+
+def _expect_refused(conn: psycopg.Connection, action, what: str, found: list[str], problems: list[str]) -> None:
+    try:
+        with conn.transaction():
+            action()
+    except psycopg.errors.InsufficientPrivilege as exc:
+        if "row-level security" in str(exc):
+            found.append(f"{what} refused by the policy")
+            return
+        problems.append(f"{what} failed for another reason: {db.first_line(exc)}")
+        return
+    problems.append(f"{what} succeeded")
