@@ -1,0 +1,224 @@
+"""`tenantdb tenant create|list|drop`: tenant schemas and the tenant registry.
+
+A tenant is a schema ``tenant_<slug>`` owned by the migrator (so the
+application's migrations own its tables, never app_user), a row in
+``tenancy.tenants`` (its uuid is the value of app.current_tenant and of every
+tenant_id), USAGE for app_user and platform_admin, and default privileges so
+every table the migrator creates there gives them SELECT, INSERT, UPDATE,
+DELETE and nothing else (:func:`tenantdb.roles.tenant_schema`).
+
+Slugs are validated before any connection is made (:func:`validate_slug`):
+bad input is exit 2 with nothing created. Each command runs in one
+transaction as the master, so a failure changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from tenantdb import db, roles
+from tenantdb.connect import resolve_master
+from tenantdb.errors import ToolkitError, UsageError
+from tenantdb.settings import Settings
+
+MAX_IDENTIFIER_BYTES = 63
+"""PostgreSQL's NAMEDATALEN - 1: longer names are silently truncated, so two long slugs could collide."""
+
+DROP_LOCK_TIMEOUT = "10s"
+"""How long `tenant drop` waits for the tenant's tables to be free before giving up."""
+
+# ASCII only, on purpose: Unicode letters (a Cyrillic "а" that looks like "a") are refused.
+_SLUG = re.compile(r"[a-z][a-z0-9_]*", re.ASCII)
+
+
+# ----- slugs ----------------------------------------------------------------------
+
+def max_slug_bytes(s: Settings) -> int:
+    return MAX_IDENTIFIER_BYTES - len(s.tenant_schema_prefix.encode())
+
+
+def validate_slug(s: Settings, slug: str) -> str:
+    """``slug`` when it may name a tenant; else :class:`UsageError` (exit 2) naming the rule."""
+    shown = ascii(slug if len(slug) <= 70 else slug[:67] + "...")
+    if not _SLUG.fullmatch(slug):
+        raise UsageError(f"tenant slug {shown}: use lower-case ASCII letters, digits and _, "
+                         "starting with a letter (e.g. acme_corp)")
+    limit = max_slug_bytes(s)
+    if len(slug.encode()) > limit:
+        raise UsageError(f"tenant slug {shown}: {len(slug.encode())} bytes; at most {limit}, so that "
+                         f"{s.tenant_schema_prefix}<slug> fits PostgreSQL's {MAX_IDENTIFIER_BYTES}-byte names")
+    return slug
+
+
+def schema_name(s: Settings, slug: str) -> str:
+    return s.tenant_schema_prefix + validate_slug(s, slug)
+
+
+# ----- connection -------------------------------------------------------------
+
+def _connect(s: Settings, endpoint: str | None, master_dsn: str | None) -> psycopg.Connection:
+    mt = resolve_master(s, endpoint=endpoint, master_dsn=master_dsn)
+    return db.connect(mt.target.with_db(s.db_name), s, application_name="tenantdb-tenant")
+
+
+def _registry(s: Settings) -> sql.Composable:
+    return sql.Identifier(s.tenancy_schema, "tenants")
+
+
+def _require_registry(conn: psycopg.Connection, s: Settings) -> None:
+    row = conn.execute("SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                       "WHERE n.nspname = %s AND c.relname = 'tenants')", (s.tenancy_schema,)).fetchone()
+    if not row or not row[0]:
+        raise ToolkitError(f"{s.db_name} has no tenant registry ({s.tenancy_schema}.tenants); "
+                           f"run `tenantdb bootstrap --env {s.environment}` first")
+
+
+_LOOKUP = """
+SELECT t.tenant_id::text AS tenant_id, t.slug, t.schema_name, t.created_at,
+       n.oid IS NOT NULL AS schema_exists
+FROM (SELECT 1) one
+LEFT JOIN {registry} t ON t.slug = %(slug)s
+LEFT JOIN pg_namespace n ON n.nspname = %(schema)s"""
+
+
+def _lookup(conn: psycopg.Connection, s: Settings, slug: str) -> dict[str, Any]:
+    query = sql.SQL(_LOOKUP).format(registry=_registry(s))
+    row = db.fetch_one_dict(conn, query, {"slug": slug, "schema": schema_name(s, slug)})
+    assert row is not None
+    return row
+
+
+# ----- create -------------------------------------------------------------------
+
+def create(s: Settings, slug: str, *, endpoint: str | None = None, master_dsn: str | None = None) -> str:
+    """Create tenant ``slug``; returns its id. An existing tenant is an error that changes nothing."""
+    schema = schema_name(s, slug)
+    with _connect(s, endpoint, master_dsn) as conn:
+        try:
+            with conn.transaction():
+                _require_registry(conn, s)
+                found = _lookup(conn, s, slug)
+                if found["tenant_id"] or found["schema_exists"]:
+                    raise ToolkitError(_exists_message(s, slug, schema, found))
+                conn.execute(sql.SQL(";\n").join(roles.tenant_schema_sql(s, schema)))
+                row = conn.execute(sql.SQL("INSERT INTO {} (slug, schema_name) VALUES (%s, %s) RETURNING tenant_id")
+                                   .format(_registry(s)), (slug, schema)).fetchone()
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
+            # Another `tenant create` of the same slug committed first; ours rolled back.
+            raise ToolkitError(f"tenant {slug!r} already exists (created concurrently); nothing changed") from None
+        except psycopg.Error as exc:
+            raise ToolkitError(f"tenant create {slug}: {db.first_line(exc)}; nothing changed") from None
+    assert row is not None
+    return str(row[0])
+
+
+def _exists_message(s: Settings, slug: str, schema: str, found: dict[str, Any]) -> str:
+    if found["tenant_id"]:
+        return (f"tenant {slug!r} already exists (id {found['tenant_id']}, schema {schema}); nothing changed")
+    return (f"schema {schema} exists but is not in {s.tenancy_schema}.tenants; nothing changed "
+            f"(drop it with `tenantdb tenant drop {slug} --confirm {slug}` or rename it)")
+
+
+# ----- list ---------------------------------------------------------------------
+
+_LIST = """
+SELECT t.tenant_id::text AS tenant_id, t.slug, t.schema_name AS schema, t.created_at,
+       count(c.oid) AS tables,
+       count(c.oid) FILTER (WHERE c.relrowsecurity AND c.relforcerowsecurity) AS isolated
+FROM {registry} t
+LEFT JOIN pg_namespace n ON n.nspname = t.schema_name
+LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
+GROUP BY t.tenant_id, t.slug, t.schema_name, t.created_at
+ORDER BY t.slug"""
+
+
+def list_tenants(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = None) -> list[dict[str, Any]]:
+    """Every registered tenant with its table count and how many of those are isolated (one query)."""
+    with _connect(s, endpoint, master_dsn) as conn:
+        _require_registry(conn, s)
+        return db.fetch_all_dicts(conn, sql.SQL(_LIST).format(registry=_registry(s)))
+
+
+def render(rows: list[dict[str, Any]], fmt: str) -> str:
+    """``json``: a list of objects; ``table``: fixed-width columns for people."""
+    plain = [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows]
+    if fmt == "json":
+        return json.dumps(plain, indent=2)
+    if not plain:
+        return "no tenants"
+    cols = ("slug", "tenant_id", "schema", "tables", "isolated", "created_at")
+    widths = {c: max(len(c), *(len(str(r[c])) for r in plain)) for c in cols}
+    lines = ["  ".join(c.ljust(widths[c]) for c in cols)]
+    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in cols) for r in plain]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+# ----- drop ---------------------------------------------------------------------
+
+_CONTENTS = """
+SELECT (SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_class c
+         WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')) AS relations,
+       (SELECT array_agg(DISTINCT dep.oid::regclass::text) FROM pg_depend d
+          JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+          JOIN pg_class dep ON dep.oid = r.ev_class
+          JOIN pg_class src ON src.oid = d.refobjid AND d.refclassid = 'pg_class'::regclass
+         WHERE src.relnamespace = n.oid AND dep.relnamespace <> n.oid) AS outside_views,
+       (SELECT array_agg(co.conrelid::regclass::text || '.' || co.conname) FROM pg_constraint co
+          JOIN pg_class src ON src.oid = co.confrelid
+         WHERE co.contype = 'f' AND src.relnamespace = n.oid AND co.connamespace <> n.oid) AS outside_keys
+FROM pg_namespace n WHERE n.nspname = %s"""
+
+
+def drop(s: Settings, slug: str, *, confirm: str | None = None, endpoint: str | None = None,
+         master_dsn: str | None = None) -> int:
+    """Drop the tenant's schema (and everything in it) and its registry row, once confirmed.
+
+    Without ``confirm == slug`` it says what it would drop and refuses (exit 2).
+    Objects outside the schema that depend on it (views, foreign keys) stop it:
+    CASCADE would silently drop them.
+    """
+    schema = schema_name(s, slug)
+    if confirm is not None and confirm != slug:
+        raise UsageError(f"--confirm {confirm!r} does not match the slug {slug!r}; nothing dropped")
+    with _connect(s, endpoint, master_dsn) as conn:
+        with conn.transaction():
+            _require_registry(conn, s)
+            found = _lookup(conn, s, slug)
+            if not found["tenant_id"] and not found["schema_exists"]:
+                raise ToolkitError(f"no tenant {slug!r}: not in {s.tenancy_schema}.tenants and no schema {schema}")
+            contents = db.fetch_one_dict(conn, _CONTENTS, (schema,)) or {}
+            what = _describe(s, schema, found, contents)
+            if confirm is None:
+                raise UsageError(f"refusing to drop tenant {slug!r} without confirmation: it would drop {what}; "
+                                 f"repeat the slug: --confirm {slug}")
+            outside = (contents.get("outside_views") or []) + (contents.get("outside_keys") or [])
+            if outside:
+                raise ToolkitError(f"objects outside {schema} depend on it ({', '.join(outside)}); "
+                                   "drop or change them first; nothing dropped")
+            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(DROP_LOCK_TIMEOUT)))
+            try:
+                if found["schema_exists"]:
+                    conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+                conn.execute(sql.SQL("DELETE FROM {} WHERE slug = %s").format(_registry(s)), (slug,))
+            except psycopg.errors.LockNotAvailable:
+                raise ToolkitError(f"{schema}'s tables stayed in use for {DROP_LOCK_TIMEOUT}; "
+                                   "retry when the application is idle; nothing dropped") from None
+    print(f"dropped {what}")
+    return 0
+
+
+def _describe(s: Settings, schema: str, found: dict[str, Any], contents: dict[str, Any]) -> str:
+    rels = contents.get("relations") or []
+    shown = ", ".join(rels[:10]) + (f" and {len(rels) - 10} more" if len(rels) > 10 else "")
+    parts = []
+    if found["schema_exists"]:
+        parts.append(f"schema {schema} with {len(rels)} relation(s)" + (f" ({shown})" if rels else ""))
+    if found["tenant_id"]:
+        parts.append(f"registry row {found['tenant_id']} in {s.tenancy_schema}.tenants")
+    return " and ".join(parts)
