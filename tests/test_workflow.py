@@ -204,7 +204,7 @@ def tenantdb_invocations() -> list[list[str]]:
             if ".venv/bin/tenantdb " not in line:
                 continue
             cmd = line.split(".venv/bin/tenantdb ", 1)[1].split(">", 1)[0]
-            cmd = cmd.replace("$TENANTDB_ENV", "dev")
+            cmd = cmd.replace("$TENANTDB_ENV", "dev").replace('"${allow[@]}"', "--allow-replace aws_db_instance.db")
             out.append(shlex.split(cmd))
     return out
 
@@ -215,6 +215,27 @@ def test_every_tenantdb_command_in_the_pipeline_parses_with_the_cli():
     parser = cli.build_parser()
     for argv in found:
         parser.parse_args(argv)  # raises UsageError on an option the CLI does not have
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "deploy-env.yml"])
+def test_plan_step_passes_each_allowed_address_verbatim(tmp_path, name):
+    """TENANTDB_ALLOW_REPLACE -> one --allow-replace per address, no globbing ([0] stays)."""
+    jobs = workflow(name)["jobs"]
+    step = next(s for j in jobs.values() for s in j.get("steps", []) if "tenantdb plan" in s.get("run", ""))
+    assert step["env"]["ALLOW_REPLACE"] == "${{ vars.TENANTDB_ALLOW_REPLACE }}"
+    fake = tmp_path / ".venv" / "bin" / "tenantdb"  # records its arguments, one per line
+    fake.parent.mkdir(parents=True)
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    fake.chmod(0o755)
+    (tmp_path / "aws_db_instance.db0").write_text("")  # what the glob aws_db_instance.db[0] would match
+    for allowed, expected in (("", []), ("aws_db_instance.db[0]  stack:aws_kms_key.rds",
+                                         ["--allow-replace", "aws_db_instance.db[0]",
+                                          "--allow-replace", "stack:aws_kms_key.rds"])):
+        proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, capture_output=True, text=True,
+                              env={**os.environ, "TENANTDB_ENV": "dev", "ALLOW_REPLACE": allowed}, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        args = (tmp_path / "plans" / "dev.report.json").read_text().splitlines()
+        assert args == ["plan", "--env", "dev", "--out", "plans/dev.tfplan", "--format", "json", *expected]
 
 
 def role_snippet() -> str:
