@@ -95,10 +95,15 @@ def init(settings: Settings, directory: Path) -> None:
     _check("init", directory, result)
 
 
-def apply(settings: Settings, directory: Path) -> None:
+def apply(settings: Settings, directory: Path) -> str:
+    """`terraform apply -auto-approve`; returns Terraform's summary ("0 added, 0 changed, 0 destroyed")."""
     result = terraform.run(["apply", "-auto-approve", "-no-color", "-input=false"], directory,
                            settings.provider_mirror, env=tf_env(settings))
     _check("apply", directory, result)
+    for line in result.stdout.splitlines():
+        if line.startswith("Apply complete! Resources:"):
+            return line.split("Resources:", 1)[1].strip().rstrip(".")
+    return "applied"
 
 
 def plan(settings: Settings, directory: Path, out: Path | None = None,
@@ -143,17 +148,20 @@ class Deployed:
         return {k: v.get("value") for k, v in json.loads(result.stdout or "{}").items()}
 
 
-def deploy(settings: Settings, outdir: Path,
-           stage: Callable[[str], Any] | None = None) -> Deployed:
+def deploy(settings: Settings, outdir: Path, stage: Callable[[str], Any] | None = None,
+           note: Callable[[str], None] | None = None) -> Deployed:
     """Init and apply the environment's stacks from ``outdir`` in order.
 
-    ``stage(name)`` returns a context manager for progress display (optional).
+    Progress display (optional): ``stage(name)`` returns a context manager
+    around each stack; ``note(text)`` receives Terraform's change summary.
     """
     stacks = {sid: stack_dir(outdir, sid) for sid in stack_ids(settings)}
     for sid, directory in stacks.items():
         with _stage(stage, f"terraform apply {sid}"):
             init(settings, directory)
-            apply(settings, directory)
+            summary = apply(settings, directory)
+            if note is not None:
+                note(summary)
     return Deployed(settings, stacks)
 
 

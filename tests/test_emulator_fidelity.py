@@ -146,6 +146,20 @@ def test_layer_describes_performance_insights_turned_off_by_modify(emulator):
     assert describe(emulator, ident)["PerformanceInsightsEnabled"] is False
 
 
+# ----- the default CA of a new instance ------------------------------------------
+
+def test_default_ca_obsolete_in_plain_moto_current_with_layer(plain_emulator, emulator):
+    plain = describe(plain_emulator, create_instance(plain_emulator)["DBInstanceIdentifier"])
+    assert plain["CACertificateIdentifier"] == "rds-ca-default"
+    got = describe(emulator, create_instance(emulator)["DBInstanceIdentifier"])
+    assert got["CACertificateIdentifier"] == "rds-ca-rsa2048-g1" == DEV.ca_cert_identifier
+
+
+def test_layer_keeps_an_explicit_ca(emulator):
+    inst = create_instance(emulator, CACertificateIdentifier="rds-ca-ecc384-g1")
+    assert describe(emulator, inst["DBInstanceIdentifier"])["CACertificateIdentifier"] == "rds-ca-ecc384-g1"
+
+
 # ----- the RDS-managed master secret ------------------------------------------
 
 def _master_secret(url: str, inst: dict) -> dict:

@@ -106,6 +106,31 @@ def instance_settings_stored() -> None:
         lambda self: self.__dict__.get("enable_performance_insights"))
 
 
+DEFAULT_CA = "rds-ca-rsa2048-g1"
+
+
+def default_ca_is_current() -> None:
+    """A new instance created without a CA gets RDS's current default, rds-ca-rsa2048-g1.
+
+    AWS: "rds-ca-rsa2048-g1 ... is the default CA for new DB instances" (since
+    January 2024; https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html).
+    moto still assigns rds-ca-default (the expired rds-ca-2019 era). The AWS
+    provider does not send the CA on create; it compares the create response
+    with its configuration and, when they differ, modifies the instance and
+    waits again (80 s more per apply here, nothing on AWS). An instance created
+    with an explicit CA keeps it.
+    """
+    from moto.rds.models import DBInstance
+
+    original_init = DBInstance.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("ca_certificate_identifier", DEFAULT_CA)
+        original_init(self, *args, **kwargs)
+
+    DBInstance.__init__ = init  # type: ignore[method-assign]
+
+
 def master_secret_holds_master_user() -> None:
     """The RDS-managed master secret holds the instance's master username and a generated password.
 
@@ -167,6 +192,7 @@ def managed_iam_policies() -> None:
 CORRECTIONS: tuple[Callable[[], None], ...] = (
     touching_windows_allowed,
     instance_settings_stored,
+    default_ca_is_current,
     master_secret_holds_master_user,
     parameter_source_honoured,
     managed_iam_policies,
