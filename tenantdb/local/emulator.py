@@ -45,6 +45,13 @@ def url_for(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+def listening(port: int) -> bool:
+    """True when something accepts connections on 127.0.0.1:``port``."""
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def answers(url: str, timeout: float = 2.0) -> bool:
     """True when a moto server answers its management API at ``url``."""
     try:
@@ -60,7 +67,7 @@ def start(directory: Path, port: int, *, plain: bool = False, timeout: float = 6
           name: str = NAME) -> Emulator:
     """Start moto (with the fidelity layer unless ``plain``) on 127.0.0.1:``port``; wait until it answers."""
     url = url_for(port)
-    if answers(url, timeout=0.5):
+    if listening(port):
         raise ToolkitError(f"127.0.0.1:{port} is taken by another server; "
                            "stop it or set local_moto_port in the settings")
     directory.mkdir(parents=True, exist_ok=True)

@@ -63,6 +63,7 @@ def up(settings: Settings, fmt: str = "table", overlay: str | os.PathLike[str] |
         apply.deploy(settings, directory / "cdktf.out", stage=progress.stage, note=progress.note)
         with progress.stage("instance -> local cluster"):
             live = bring_to_life(settings, cluster)
+            _record_cluster(directory, cluster)
             progress.note(live)
         s = settings if settings.ca_bundle else settings.model_copy(update={"ca_bundle": str(cluster.ca_file)})
         with progress.stage("bootstrap"):
@@ -123,9 +124,11 @@ def _ensure_cluster(settings: Settings, directory: Path, progress: Progress) -> 
     host, port = _db_address(settings)
     cluster = Cluster(directory / POSTGRES, port, host=host)
     try:
-        recorded = state.read(directory, POSTGRES)
-        if recorded is not None and recorded.running and cluster.pid() == recorded.pid:
-            progress.note(f"running, pid {recorded.pid}, {host}:{port}")
+        running = cluster.pid() if cluster.initialized else None
+        if running is not None:
+            # Our data directory's postmaster: ours, whatever pid a restart gave it.
+            _record_cluster(directory, cluster)
+            progress.note(f"running, pid {running}, {host}:{port}")
             return cluster
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, 0o755)  # the postgres user must reach the cluster's directory
@@ -134,12 +137,18 @@ def _ensure_cluster(settings: Settings, directory: Path, progress: Progress) -> 
         cluster.start()
     except ClusterError as exc:
         raise ToolkitError(f"local PostgreSQL: {exc}") from None
-    pid = cluster.pid()
-    if pid is None:
-        raise ToolkitError(f"local PostgreSQL did not start; see {cluster.log_file}")
-    state.record(directory, POSTGRES, pid, port, data_dir=str(cluster.data_dir))
+    pid = _record_cluster(directory, cluster)
     progress.note(f"started, pid {pid}, {host}:{port}")
     return cluster
+
+
+def _record_cluster(directory: Path, cluster: Any) -> int:
+    """Record the postmaster's pid (again after a restart, which gives it a new one)."""
+    pid = cluster.pid()
+    if pid is None:
+        raise ToolkitError(f"local PostgreSQL does not run; see {cluster.log_file}")
+    state.record(directory, POSTGRES, pid, cluster.port, data_dir=str(cluster.data_dir))
+    return pid
 
 
 def _refuse_foreign_listener(host: str, port: int) -> None:
