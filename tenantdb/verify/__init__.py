@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from tenantdb.report import Check, Report, run_check, skipped
 from tenantdb.settings import Settings
-from tenantdb.verify import aws_checks, db_checks, isolation
+from tenantdb.verify import aws_checks, db_checks, isolation, posture, probe
 from tenantdb.verify.context import Context
 
 STAGE = "verify"
@@ -45,6 +45,9 @@ CHECKS: tuple[Spec, ...] = (
     Spec("PERF-INSIGHTS", "Performance Insights on, retained, encrypted", aws_checks.performance_insights, True),
     Spec("MONITORING", "Enhanced Monitoring", aws_checks.enhanced_monitoring, True),
     Spec("LOG-EXPORTS", "CloudWatch log exports", aws_checks.log_exports, True),
+    # issue 5: the isolation posture (ISO-*, one catalog query) and the live probe (ISO-PROBE, ISO-PROBE-ROLE).
+    Spec("ISO", "Tenant isolation posture", posture.iso_checks, False),  # type: ignore[arg-type]
+    Spec("ISO-PROBE", probe.TITLE, probe.iso_probe, False),  # type: ignore[arg-type]
     Spec("TLS", "Connections use TLS; plaintext refused", db_checks.tls, False),
 )
 

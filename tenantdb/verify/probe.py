@@ -1,0 +1,310 @@
+"""ISO-PROBE: tenant isolation proven live, as app_user, inside transactions that are rolled back.
+
+The scratch table is set up the way real tenant tables are: a schema made by
+:func:`tenantdb.roles.tenant_schema_sql` (owned by the migrator, with its
+default privileges), a table the migrator creates there, isolated by
+``tenancy.enable_isolation``. Then, as app_user (SET ROLE from a fresh master
+session, so the tenant setting has never existed in it):
+
+- no context, an empty one and malformed ones: reads see nothing, writes are refused;
+- tenant A's context: only A's rows are visible; B's rows cannot be read, inserted,
+  updated or deleted, and A's rows cannot be moved to B;
+- app_user cannot switch row security off, drop a policy, alter or truncate the table;
+- on the real tenant tables (up to :data:`REAL_TABLES`), every registered tenant's
+  context sees no row of another tenant, and a stranger's context sees nothing;
+- a context set with SET LOCAL does not survive into the next transaction.
+
+ISO-PROBE-ROLE needs app_user's own login (the connection secret): SET ROLE
+checks the *session* user's memberships, so from a master session it would
+prove nothing. It tries SET ROLE to the migrator, the master and
+platform_admin, each of which must fail, and repeats the pooled-connection
+test on that login. With ``--master-dsn`` there is no such login: SKIP, said so.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+
+from tenantdb import db, roles
+from tenantdb.report import Check, errored, failed, passed, skipped
+from tenantdb.settings import Settings
+from tenantdb.verify.context import Context
+
+ID, TITLE = "ISO-PROBE", "Tenant isolation probed live as app_user (rolled back)"
+EXPECTED = ("no/empty/malformed context: nothing read, writes refused; A cannot read or write B's rows; "
+            "app_user cannot alter RLS; real tenant tables hide other tenants; SET LOCAL does not leak; "
+            "nothing left behind")
+ROLE_ID, ROLE_TITLE = "ISO-PROBE-ROLE", "app_user cannot SET ROLE to privileged roles"
+ROLE_EXPECTED = "SET ROLE to the migrator, master and platform_admin refused on app_user's own login"
+
+REAL_TABLES = 200
+"""Real isolated tables probed at most (a bounded, single round trip)."""
+REAL_TENANTS = 20
+"""Registered tenants whose context is probed on them at most."""
+
+MALFORMED = ("not-a-uuid", "' OR '1'='1", "00000000-0000-0000-0000-00000000000g", " ")
+
+
+class _Probe:
+    """Collects what held (found) and what did not (problems)."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+        self.found: list[str] = []
+        self.problems: list[str] = []
+
+    def expect(self, ok: bool, what: str) -> None:
+        (self.found if ok else self.problems).append(what)
+
+    def touches_none(self, stmt: sql.Composable, args: tuple, what: str) -> None:
+        """``stmt`` must run and touch no row (a savepoint keeps an error from ending the probe)."""
+        try:
+            with self.conn.transaction(force_rollback=True):  # undone either way: probes stay independent
+                n = self.conn.execute(stmt, args or None).rowcount
+        except psycopg.Error as exc:
+            self.problems.append(f"{what} raised {db.first_line(exc)}")
+            return
+        self.expect(n == 0, f"{what} touched {n} rows")
+
+    def refused(self, action: Callable[[], object], what: str, sqlstate: str = "42501") -> None:
+        """``action`` must fail with ``sqlstate`` (default insufficient_privilege), inside a savepoint."""
+        try:
+            with self.conn.transaction(force_rollback=True):
+                action()
+        except psycopg.Error as exc:
+            if exc.sqlstate == sqlstate:
+                self.found.append(f"{what} refused")
+            else:
+                self.problems.append(f"{what} failed for another reason: {db.first_line(exc)}")
+            return
+        self.problems.append(f"{what} succeeded")
+
+
+def iso_probe(ctx: Context) -> list[Check]:
+    s = ctx.settings
+    conn = ctx.connect("master (probe)", ctx.master.target.with_db(s.db_name))
+    scratch = f"tenantdb_probe_{secrets.token_hex(4)}"
+    p = _Probe(conn)
+    try:
+        probe_rows(conn, s, scratch, p)
+        probe_real_tables(conn, s, p)
+        probe_pooled(conn, s, p)
+    finally:
+        conn.rollback()
+    left = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (scratch,)).fetchone()
+    conn.rollback()
+    p.expect(left == (0,), "nothing left behind" if left == (0,) else f"schema {scratch} left behind")
+    actual = f"as {s.app_role} (SET ROLE from the master): {len(p.found)} held"
+    main = (failed(ID, TITLE, EXPECTED, actual, "; ".join(p.problems)) if p.problems
+            else passed(ID, TITLE, EXPECTED, actual, "; ".join(p.found)))
+    return [main, _role_check(ctx)]
+
+
+# ----- the scratch table ---------------------------------------------------------
+
+def _setup(conn: psycopg.Connection, s: Settings, scratch: str, a: str, b: str) -> sql.Composable:
+    """As the master then the migrator: a tenant-like schema, a table, rows of A and B, isolation on."""
+    table = sql.Identifier(scratch, "probe")
+    conn.execute(sql.SQL(";\n").join(roles.tenant_schema_sql(s, scratch)))
+    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(s.migrator_role)))
+    conn.execute(sql.SQL("CREATE TABLE {} (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+                         "tenant_id uuid NOT NULL, note text)").format(table))
+    # Rows go in before isolation, so this session never sets a tenant context before the "unset" reads.
+    conn.execute(sql.SQL("INSERT INTO {} (tenant_id, note) VALUES (%s, 'a1'), (%s, 'a2'), (%s, 'b1')").format(table),
+                 (a, a, b))
+    conn.execute(sql.SQL("SELECT {}.enable_isolation(format('%%I.%%I', %s::text, 'probe')::regclass)").format(
+        sql.Identifier(s.tenancy_schema)), (scratch,))
+    conn.execute(sql.SQL("RESET ROLE; SET LOCAL ROLE {}").format(sql.Identifier(s.app_role)))
+    return table
+
+
+def probe_rows(conn: psycopg.Connection, s: Settings, scratch: str, p: _Probe) -> None:
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    with conn.transaction(force_rollback=True):
+        table = _setup(conn, s, scratch, a, b)
+        who = conn.execute("SELECT current_user, current_setting(%s, true) IS NULL",
+                           (s.tenant_setting,)).fetchone()
+        if who is None or who[0] != s.app_role:
+            p.problems.append(f"running as {who[0] if who else '?'}, not {s.app_role}")
+            return
+        unset = "unset" if who[1] else "reset"
+        for label, value in ((unset, None), ("empty", ""), *((f"malformed {m!r}", m) for m in MALFORMED)):
+            if value is not None:
+                _context(conn, s, value)
+            _no_context(conn, table, a, label, p)
+        _context(conn, s, a)
+        _as_tenant_a(conn, table, a, b, p)
+        _attacks(conn, s, table, p)
+
+
+def _context(conn: psycopg.Connection, s: Settings, value: str) -> None:
+    conn.execute("SELECT set_config(%s, %s, true)", (s.tenant_setting, value))
+
+
+def _count(conn: psycopg.Connection, table: sql.Composable, where: str = "true", *args: object) -> int:
+    row = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE " + where).format(table), args).fetchone()
+    return int(row[0]) if row else -1
+
+
+def _no_context(conn: psycopg.Connection, table: sql.Composable, a: str, label: str, p: _Probe) -> None:
+    """Without a valid context: nothing read, no insert, no update or delete (one line when all held)."""
+    sub = _Probe(conn)
+    try:
+        with conn.transaction():
+            n = _count(conn, table)
+        sub.expect(n == 0, f"reads {n} rows")
+    except psycopg.Error as exc:
+        sub.problems.append(f"reading raised {db.first_line(exc)} instead of matching nothing")
+    sub.refused(lambda: conn.execute(sql.SQL("INSERT INTO {} (tenant_id, note) VALUES (%s, 'x')").format(table),
+                                     (a,)), "insert")
+    for verb, stmt in (("update", "UPDATE {} SET note = 'x'"), ("delete", "DELETE FROM {}")):
+        sub.touches_none(sql.SQL(stmt).format(table), (), verb)
+    if sub.problems:
+        p.problems += [f"{label} context: {x}" for x in sub.problems]
+    else:
+        p.found.append(f"{label} context: reads 0 rows, insert refused, update and delete touch none")
+
+
+def _as_tenant_a(conn: psycopg.Connection, table: sql.Composable, a: str, b: str, p: _Probe) -> None:
+    seen = sorted(str(r[0]) for r in conn.execute(sql.SQL("SELECT tenant_id FROM {}").format(table)))
+    p.expect(seen == [a, a], f"A reads {len(seen)} rows, {sum(t != a for t in seen)} of another tenant")
+    p.expect(_count(conn, table, "tenant_id = %s", b) == 0, "A reading B's rows by id finds none")
+    p.refused(lambda: conn.execute(sql.SQL("INSERT INTO {} (tenant_id, note) VALUES (%s, 'forged')").format(table),
+                                   (b,)), "A inserting a row for B")
+    for verb, stmt in (("update", "UPDATE {} SET note = 'x' WHERE tenant_id = %s"),
+                       ("delete", "DELETE FROM {} WHERE tenant_id = %s")):
+        p.touches_none(sql.SQL(stmt).format(table), (b,), f"A's {verb} of B's rows")
+    p.refused(lambda: conn.execute(sql.SQL("UPDATE {} SET tenant_id = %s").format(table), (b,)),
+              "A moving its rows to B")
+
+
+def _attacks(conn: psycopg.Connection, s: Settings, table: sql.Composable, p: _Probe) -> None:
+    """DDL an attacker holding app_user's login would try: each needs ownership."""
+    for what, stmt in (
+        ("disabling RLS", "ALTER TABLE {t} DISABLE ROW LEVEL SECURITY"),
+        ("NO FORCE RLS", "ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY"),
+        ("dropping the tenant policy", "DROP POLICY tenant_isolation ON {t}"),
+        ("adding an always-true policy", "CREATE POLICY open ON {t} USING (true)"),
+        ("altering the table", "ALTER TABLE {t} ADD COLUMN x int"),
+        ("truncating (ignores RLS)", "TRUNCATE {t}"),
+    ):
+        p.refused(lambda stmt=stmt: conn.execute(sql.SQL(stmt).format(t=table)), f"app_user {what}")
+
+
+# ----- the real tenant tables ----------------------------------------------------
+
+_REAL = """
+DO $probe$
+DECLARE
+  tbls regclass[]; tenants uuid[]; tbl regclass; tenant uuid; n bigint;
+  stranger constant uuid := {stranger};
+BEGIN
+  -- As the master: which tables and tenants (app_user may not read the registry).
+  SELECT coalesce(array_agg(oid), ARRAY[]::regclass[]) INTO tbls FROM (
+    SELECT c.oid::regclass AS oid FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND c.relrowsecurity AND c.relforcerowsecurity AND NOT c.relispartition
+      AND ns.nspname IN (SELECT schema_name FROM {registry})
+      AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id'
+                  AND NOT a.attisdropped)
+      AND has_table_privilege({app}, c.oid, 'SELECT')
+    ORDER BY c.oid LIMIT {max_tables}) t;
+  SELECT array_agg(x) INTO tenants FROM (
+    SELECT stranger AS x UNION ALL (SELECT tenant_id FROM {registry} ORDER BY created_at LIMIT {max_tenants})) t;
+  -- Then as app_user (SET LOCAL ROLE), every tenant's context on every table.
+  PERFORM set_config('role', {app}, true);
+  IF current_user <> {app} THEN RAISE EXCEPTION 'probe runs as %, not %', current_user, {app}; END IF;
+  FOREACH tbl IN ARRAY tbls LOOP
+    FOREACH tenant IN ARRAY tenants LOOP
+      PERFORM set_config({setting}, tenant::text, true);
+      EXECUTE format('SELECT count(*) FROM %s WHERE tenant_id IS DISTINCT FROM $1', tbl) INTO n USING tenant;
+      IF n > 0 THEN
+        RAISE EXCEPTION 'tenant % sees % row(s) of other tenants in %', tenant, n, tbl;
+      END IF;
+    END LOOP;
+  END LOOP;
+  RAISE NOTICE 'probed % table(s) x % tenant context(s)', cardinality(tbls), cardinality(tenants);
+END
+$probe$"""
+
+
+def probe_real_tables(conn: psycopg.Connection, s: Settings, p: _Probe) -> None:
+    """One DO block over the real isolated tables in tenant schemas, as app_user; it raises on a leak.
+
+    A stranger (a random tenant id) is one of the contexts: on it every row is
+    "of another tenant", so it must see nothing at all.
+    """
+    notices: list[str] = []
+    handler = lambda diag: notices.append(diag.message_primary or "")  # noqa: E731
+    conn.add_notice_handler(handler)
+    block = sql.SQL(_REAL).format(
+        registry=sql.Identifier(s.tenancy_schema, "tenants"), app=sql.Literal(s.app_role),
+        stranger=sql.Literal(str(uuid.uuid4())), setting=sql.Literal(s.tenant_setting),
+        max_tables=sql.Literal(REAL_TABLES), max_tenants=sql.Literal(REAL_TENANTS))
+    try:
+        with conn.transaction(force_rollback=True):
+            conn.execute(block)  # DO takes no bind parameters: values are quoted literals
+    except psycopg.Error as exc:
+        p.problems.append(f"real tables: {db.first_line(exc)}")
+        return
+    finally:
+        conn.remove_notice_handler(handler)
+    probed = next((n.removeprefix("probed ") for n in notices if n.startswith("probed ")), "?")
+    p.found.append(f"real tenant tables: {probed} probed, none sees another tenant's rows")
+
+
+# ----- pooled connections --------------------------------------------------------
+
+def probe_pooled(conn: psycopg.Connection, s: Settings, p: _Probe) -> None:
+    """A context set with SET LOCAL is gone in the next transaction on the same connection."""
+    tenant = str(uuid.uuid4())
+    conn.rollback()  # no enclosing transaction: the block below must be a whole transaction, not a savepoint
+    with conn.transaction():
+        _context(conn, s, tenant)
+    row = conn.execute(sql.SQL("SELECT current_setting(%s, true), {}.current_tenant_id()").format(
+        sql.Identifier(s.tenancy_schema)), (s.tenant_setting,)).fetchone()
+    conn.rollback()
+    p.expect(row is not None and row[1] is None and row[0] in (None, ""),
+             "SET LOCAL context gone in the next transaction" if row and row[1] is None
+             else f"SET LOCAL context survived into the next transaction ({row[0] if row else '?'})")
+
+
+# ----- SET ROLE, on app_user's own login -----------------------------------------
+
+def _role_check(ctx: Context) -> Check:
+    s = ctx.settings
+    if not ctx.via_aws:
+        return skipped(ROLE_ID, ROLE_TITLE, "--master-dsn: no app_user login to try it on (SET ROLE checks the "
+                       "session user, the master here); ISO-MEMBERSHIP checks the memberships in the catalog",
+                       ROLE_EXPECTED)
+    try:
+        conn = ctx.connect(s.app_role, ctx.app_target())
+    except Exception as exc:  # noqa: BLE001 - cannot run: ERROR, never PASS
+        return errored(ROLE_ID, ROLE_TITLE, f"cannot log in as {s.app_role}: {db.first_line(exc)}", ROLE_EXPECTED)
+    return probe_set_role(conn, s, ctx.master.target.user)
+
+
+def probe_set_role(conn: psycopg.Connection, s: Settings, master: str) -> Check:
+    """On app_user's own login: SET ROLE to each privileged role fails; SET LOCAL does not leak."""
+    p = _Probe(conn)
+    try:
+        who = conn.execute("SELECT session_user").fetchone()
+        conn.rollback()
+        if who is None or who[0] != s.app_role:
+            return failed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, f"session user {who[0] if who else '?'}",
+                          f"not logged in as {s.app_role}")
+        with conn.transaction(force_rollback=True):
+            for role in sorted({s.migrator_role, s.platform_admin_role, s.master_username, master}):
+                p.refused(lambda role=role: conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role))),
+                          f"SET ROLE {role}")
+        probe_pooled(conn, s, p)
+    finally:
+        conn.rollback()
+    actual = f"on {s.app_role}'s own login: {len(p.found)} held"
+    if p.problems:
+        return failed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, actual, "; ".join(p.problems))
+    return passed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, actual, "; ".join(p.found))

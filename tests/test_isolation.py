@@ -1,0 +1,279 @@
+"""Tenant isolation live: tenancy.enable_isolation, the platform-admin path, ISO-PROBE and
+attacker-style attempts with app_user's own login over TLS."""
+
+from __future__ import annotations
+
+import secrets
+
+import psycopg
+import pytest
+
+from tenantdb import bootstrap, settings as settings_mod, tenants, verify
+from tenantdb.report import Status
+from tenantdb.verify import probe
+from tests.fixtures_pg import TEST_ENV, connect_as
+from tests.test_posture import as_migrator, iso_report, iso_settings, two_tenants  # noqa: F401 - fixtures
+
+STATE = open(__file__.rsplit("/", 2)[0] + "/sql/state.sql").read()
+
+
+def login(pg_cluster, pg_super, s, role: str) -> psycopg.Connection:
+    """A TLS login as ``role`` with a password set for the test (not autocommit)."""
+    password = secrets.token_urlsafe(24)
+    pg_super.execute(f"ALTER ROLE {role} LOGIN PASSWORD '{password}'")
+    conn = connect_as(pg_cluster, role, password, s.db_name)
+    conn.autocommit = False
+    return conn
+
+
+def tenant_ids(pg_super, s) -> dict[str, str]:
+    return dict(pg_super.execute("SELECT slug, tenant_id::text FROM tenancy.tenants", dbname=s.db_name))
+
+
+def set_tenant(conn: psycopg.Connection, tenant: str) -> None:
+    conn.execute("SELECT set_config('app.current_tenant', %s, true)", (tenant,))
+
+
+# ----- enable_isolation ------------------------------------------------------------
+
+def policies(pg_super, s, table: str) -> list[tuple]:
+    return pg_super.execute(
+        "SELECT polname, polcmd, polpermissive, array(SELECT coalesce(rolname, 'public') FROM unnest(polroles) r "
+        "LEFT JOIN pg_roles ON pg_roles.oid = r), pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid) "
+        "FROM pg_policy WHERE polrelid = %s::regclass ORDER BY polname", (table,), dbname=s.db_name)
+
+
+def test_enable_isolation_sets_up_rls_policies_and_index_idempotently(two_tenants, pg_super):
+    s = two_tenants
+    tenant_expr = "(tenant_id = ( SELECT tenancy.current_tenant_id() AS current_tenant_id))"
+    first = policies(pg_super, s, "tenant_alpha.projects")
+    assert first == [("platform_admin_access", "*", True, ["platform_admin"], "true", "true"),
+                     ("tenant_isolation", "*", True, ["public"], tenant_expr, tenant_expr)]
+    as_migrator(pg_super, s, "SELECT tenancy.enable_isolation('tenant_alpha.projects')")
+    assert policies(pg_super, s, "tenant_alpha.projects") == first
+    rows = pg_super.execute("SELECT relrowsecurity, relforcerowsecurity, (SELECT count(*) FROM pg_index "
+                            "WHERE indrelid = c.oid) FROM pg_class c WHERE oid = 'tenant_alpha.projects'::regclass",
+                            dbname=s.db_name)
+    assert rows == [(True, True, 1)]  # one tenant_id index, not one per call
+
+
+def test_enable_isolation_keeps_an_existing_index_that_leads_with_tenant_id(two_tenants, pg_super):
+    s = two_tenants
+    as_migrator(pg_super, s, "CREATE TABLE tenant_alpha.t (tenant_id uuid NOT NULL, id int, PRIMARY KEY (tenant_id, id)); "
+                "SELECT tenancy.enable_isolation('tenant_alpha.t')")
+    assert pg_super.execute("SELECT count(*) FROM pg_index WHERE indrelid = 'tenant_alpha.t'::regclass",
+                            dbname=s.db_name) == [(1,)]
+
+
+def test_enable_isolation_covers_every_partition(two_tenants, pg_super):
+    s = two_tenants
+    as_migrator(pg_super, s, "CREATE TABLE tenant_alpha.ev (tenant_id uuid NOT NULL, at date) PARTITION BY RANGE (at); "
+                "CREATE TABLE tenant_alpha.ev_a PARTITION OF tenant_alpha.ev FOR VALUES FROM ('2025-01-01') TO "
+                "('2026-01-01') PARTITION BY HASH (tenant_id); "
+                "CREATE TABLE tenant_alpha.ev_a0 PARTITION OF tenant_alpha.ev_a FOR VALUES WITH (MODULUS 1, REMAINDER 0); "
+                "SELECT tenancy.enable_isolation('tenant_alpha.ev')")
+    rows = pg_super.execute(
+        "SELECT relname, relrowsecurity, relforcerowsecurity, (SELECT count(*) FROM pg_policy WHERE polrelid = c.oid) "
+        "FROM pg_class c WHERE relname LIKE 'ev%%' AND relkind IN ('r', 'p') ORDER BY relname", dbname=s.db_name)
+    assert rows == [("ev", True, True, 2), ("ev_a", True, True, 2), ("ev_a0", True, True, 2)]
+
+
+@pytest.mark.parametrize("ddl, message", [
+    ("CREATE TABLE tenant_alpha.x (id int)", "has no tenant_id column"),
+    ("CREATE TABLE tenant_alpha.x (tenant_id text)", "tenant_id is text, not uuid"),
+    ("CREATE VIEW tenant_alpha.x AS SELECT 1 AS tenant_id", "is not a table"),
+])
+def test_enable_isolation_refuses_what_it_cannot_isolate(two_tenants, pg_super, ddl, message):
+    with pytest.raises(psycopg.Error, match=message):
+        as_migrator(pg_super, two_tenants, f"{ddl}; SELECT tenancy.enable_isolation('tenant_alpha.x')")
+
+
+def test_enable_isolation_refuses_a_table_app_user_owns(two_tenants, pg_super):
+    s = two_tenants
+    with pytest.raises(psycopg.Error, match="owned by app_user") as err:
+        pg_super.execute("CREATE TABLE tenant_alpha.x (tenant_id uuid); ALTER TABLE tenant_alpha.x OWNER TO app_user; "
+                         "SELECT tenancy.enable_isolation('tenant_alpha.x')", dbname=s.db_name)
+    assert err.value.diag.message_hint == "ALTER TABLE tenant_alpha.x OWNER TO app_migrator"
+
+
+def test_the_policy_runs_the_tenant_function_once_per_statement_and_uses_the_index(two_tenants, pg_cluster):
+    s = two_tenants
+    with pg_cluster.superuser_connect(s.db_name) as conn:
+        conn.execute("SET ROLE app_user; SET enable_seqscan = off")
+        conn.execute("SELECT set_config('app.current_tenant', gen_random_uuid()::text, false)")
+        plan = conn.execute("EXPLAIN (COSTS OFF) SELECT * FROM tenant_alpha.projects").fetchall()
+    text = "\n".join(r[0] for r in plan)
+    assert "InitPlan 1 (returns $0)" in text and "projects_tenant_id_idx" in text and "$0" in text
+
+
+# ----- app_user, as an attacker with its own login -------------------------------------
+
+@pytest.mark.parametrize("statement", [
+    "ALTER TABLE tenant_alpha.projects DISABLE ROW LEVEL SECURITY",
+    "ALTER TABLE tenant_alpha.projects NO FORCE ROW LEVEL SECURITY",
+    "DROP POLICY tenant_isolation ON tenant_alpha.projects",
+    "ALTER POLICY tenant_isolation ON tenant_alpha.projects USING (true)",
+    "CREATE POLICY mine ON tenant_alpha.projects USING (true)",
+    "ALTER TABLE tenant_alpha.projects ADD COLUMN x int",
+    "ALTER TABLE tenant_alpha.projects OWNER TO app_user",
+    "DROP TABLE tenant_alpha.projects",
+    "TRUNCATE tenant_alpha.projects",
+    "CREATE TABLE tenant_alpha.mine (tenant_id uuid)",
+    "SELECT tenancy.enable_isolation('tenant_alpha.projects')",
+    "SELECT * FROM tenancy.tenants",
+    "SET ROLE app_migrator",
+    "SET ROLE platform_admin",
+    "SET ROLE qualisys_admin",
+])
+def test_app_user_gets_a_permission_error(two_tenants, pg_cluster, pg_super, statement):
+    conn = login(pg_cluster, pg_super, two_tenants, "app_user")
+    try:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+    finally:
+        conn.close()
+
+
+def test_app_user_sees_and_writes_only_its_tenant(two_tenants, pg_cluster, pg_super):
+    s = two_tenants
+    ids = tenant_ids(pg_super, s)
+    conn = login(pg_cluster, pg_super, s, "app_user")
+    try:
+        assert conn.execute("SELECT count(*) FROM tenant_alpha.projects").fetchone() == (0,)  # no context
+        set_tenant(conn, ids["alpha"])
+        assert conn.execute("SELECT count(*) FROM tenant_alpha.projects").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM tenant_beta.projects").fetchone() == (0,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            conn.execute("INSERT INTO tenant_beta.projects (tenant_id, name) VALUES (%s, 'x')", (ids["beta"],))
+        conn.rollback()
+        # Pooled connection: the SET LOCAL context ends with the transaction.
+        set_tenant(conn, ids["alpha"])
+        conn.commit()
+        assert conn.execute("SELECT count(*) FROM tenant_alpha.projects").fetchone() == (0,)
+    finally:
+        conn.close()
+
+
+def test_a_schema_app_user_creates_with_a_tenant_id_table_fails_verify(two_tenants, pg_cluster, pg_super, pg_master):
+    s = two_tenants  # app_create_on_database is on by default (AC8): app_user may create schemas
+    conn = login(pg_cluster, pg_super, s, "app_user")
+    try:
+        conn.execute("CREATE SCHEMA side; CREATE TABLE side.shadow (tenant_id uuid, data text)")
+        conn.commit()
+    finally:
+        conn.close()
+    checks = iso_report(s, pg_master)
+    assert "side.shadow: RLS off" in checks["ISO-RLS"].detail
+    assert "side.shadow: owned by app_user" in checks["ISO-OWNER"].detail
+
+
+# ----- the platform-admin path ---------------------------------------------------------
+
+def test_platform_admin_members_reach_every_tenant_through_policies(two_tenants, pg_cluster, pg_super, pg_master,
+                                                                    pg_overlay):
+    s0 = two_tenants
+    pg_super.execute("CREATE ROLE ops_alice")
+    try:
+        s = settings_mod.load(TEST_ENV, pg_overlay, aws_internal_roles=s0.aws_internal_roles,
+                              platform_admin_members=("ops_alice",))
+        step = {x.name: x for x in bootstrap.run(s, master_dsn=pg_master.dsn()).steps}["tenancy-roles"]
+        assert step.changed
+        conn = login(pg_cluster, pg_super, s, "ops_alice")
+        try:
+            n = conn.execute("SELECT (SELECT count(*) FROM tenant_alpha.projects) + "
+                             "(SELECT count(*) FROM tenant_beta.projects), (SELECT count(*) FROM tenancy.tenants)")
+            assert n.fetchone() == (2, 2)  # every tenant's rows, no context needed; the registry too
+            conn.rollback()
+        finally:
+            conn.close()
+        assert iso_report(s, pg_master)["ISO-PERMISSIVE"].status is Status.PASS
+
+        # Taken out of the settings: the bootstrap revokes it, and the rows are out of reach.
+        assert bootstrap.run(s0, master_dsn=pg_master.dsn()).steps
+        conn = login(pg_cluster, pg_super, s, "ops_alice")
+        try:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("SELECT count(*) FROM tenant_alpha.projects")
+        finally:
+            conn.close()
+    finally:
+        pg_super.execute("DROP ROLE ops_alice")
+
+
+# ----- ISO-PROBE ---------------------------------------------------------------------
+
+def test_the_probe_passes_and_leaves_nothing_behind(two_tenants, pg_master, pg_super):
+    s = two_tenants
+    before = pg_super.execute(STATE, dbname=s.db_name)
+    rep = verify.run(s, master_dsn=pg_master.dsn())
+    checks = {c.id: c for c in rep.checks}
+    assert checks["ISO-PROBE"].status is Status.PASS, checks["ISO-PROBE"].detail
+    detail = checks["ISO-PROBE"].detail
+    for held in ("unset context: reads 0 rows, insert refused", "empty context: reads 0 rows",
+                 "malformed \"' OR '1'='1\" context: reads 0 rows", "A reads 2 rows, 0 of another tenant",
+                 "A inserting a row for B refused", "A moving its rows to B refused",
+                 "app_user disabling RLS refused", "app_user truncating (ignores RLS) refused",
+                 "real tenant tables: 2 table(s) x 3 tenant context(s) probed",
+                 "SET LOCAL context gone in the next transaction", "nothing left behind"):
+        assert held in detail, held
+    assert checks["ISO-PROBE-ROLE"].status is Status.SKIP and "--master-dsn" in checks["ISO-PROBE-ROLE"].detail
+    assert pg_super.execute(STATE, dbname=s.db_name) == before
+
+
+def test_set_role_probe_on_app_users_own_login(two_tenants, pg_cluster, pg_super, pg_master):
+    s = two_tenants
+    conn = login(pg_cluster, pg_super, s, "app_user")
+    try:
+        check = probe.probe_set_role(conn, s, pg_master.user)
+        assert check.status is Status.PASS, check.detail
+        assert "SET ROLE app_migrator refused" in check.detail and "SET ROLE platform_admin refused" in check.detail
+        assert f"SET ROLE {pg_master.user} refused" in check.detail
+        pg_super.execute("GRANT platform_admin TO app_user")
+        check = probe.probe_set_role(conn, s, pg_master.user)
+        assert check.status is Status.FAIL and "SET ROLE platform_admin succeeded" in check.detail
+    finally:
+        conn.close()
+        pg_super.execute("REVOKE platform_admin FROM app_user")
+
+
+def test_a_weakened_isolation_helper_makes_the_probe_fail(two_tenants, pg_master, pg_super):
+    s = two_tenants
+    # Someone with the master's power replaces the helper with one that forgets FORCE and opens reads.
+    pg_super.execute("""CREATE OR REPLACE FUNCTION tenancy.enable_isolation(tbl regclass) RETURNS void
+        LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+        BEGIN
+          EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+          EXECUTE format('CREATE POLICY t ON %s USING (tenant_id = (SELECT tenancy.current_tenant_id()) OR true)', tbl);
+        END $$""", dbname=s.db_name)
+    check = {c.id: c for c in verify.run(s, master_dsn=pg_master.dsn()).checks}["ISO-PROBE"]
+    assert check.status is Status.FAIL
+    for leak in ("unset context: reads 3 rows", "unset context: insert succeeded", "A reads 3 rows, 1 of another tenant",
+                 "A inserting a row for B succeeded", "A's delete of B's rows touched 1 rows"):
+        assert leak in check.detail, leak
+
+
+def test_a_current_tenant_function_that_raises_makes_the_probe_fail(two_tenants, pg_master, pg_super):
+    s = two_tenants
+    pg_super.execute("CREATE OR REPLACE FUNCTION tenancy.current_tenant_id() RETURNS uuid LANGUAGE sql STABLE AS "
+                     "$$ SELECT nullif(current_setting('app.current_tenant', true), '')::uuid $$", dbname=s.db_name)
+    check = {c.id: c for c in verify.run(s, master_dsn=pg_master.dsn()).checks}["ISO-PROBE"]
+    assert check.status is Status.FAIL
+    assert "malformed 'not-a-uuid' context: reading raised invalid input syntax for type uuid" in check.detail
+
+
+def test_a_leaking_policy_on_a_real_table_is_caught_by_the_probe(two_tenants, pg_master, pg_super):
+    s = two_tenants
+    as_migrator(pg_super, s, "CREATE POLICY peek ON tenant_beta.projects FOR SELECT USING (true)")
+    checks = {c.id: c for c in verify.run(s, master_dsn=pg_master.dsn()).checks}
+    assert checks["ISO-PERMISSIVE"].status is Status.FAIL
+    assert checks["ISO-PROBE"].status is Status.FAIL
+    assert "row(s) of other tenants in tenant_beta.projects" in checks["ISO-PROBE"].detail
+
+
+def test_tenants_made_by_the_cli_pass_verify_with_their_tables(two_tenants, pg_master):
+    rows = tenants.list_tenants(two_tenants, master_dsn=pg_master.dsn())
+    assert [(r["slug"], r["tables"], r["isolated"]) for r in rows] == [("alpha", 1, 1), ("beta", 1, 1)]
+    rep = verify.run(two_tenants, master_dsn=pg_master.dsn())
+    assert all(c.status in (Status.PASS, Status.SKIP) for c in rep.checks), \
+        [(c.id, c.detail) for c in rep.checks if c.status not in (Status.PASS, Status.SKIP)]
+    assert rep.exit_code == 0
