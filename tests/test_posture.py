@@ -16,8 +16,8 @@ ISO_IDS = [c.id for c in posture.ISO_CHECKS]
 @pytest.fixture
 def iso_settings(pg_overlay):
     # The test cluster's initdb superuser "postgres" plays RDS's rdsadmin (as in the local profile).
-    base = settings_mod.load(TEST_ENV, pg_overlay)
-    return settings_mod.load(TEST_ENV, pg_overlay, aws_internal_roles=(*base.aws_internal_roles, "postgres"))
+    rds_only = settings_mod.Settings.model_fields["aws_internal_roles"].default
+    return settings_mod.load(TEST_ENV, pg_overlay, aws_internal_roles=(*rds_only, "postgres"))
 
 
 @pytest.fixture
@@ -180,7 +180,8 @@ def test_a_bypassrls_role_and_memberships_of_app_user_fail(two_tenants, pg_maste
 
 
 def test_without_the_allow_list_the_stand_ins_superuser_is_a_finding(two_tenants, pg_master, pg_overlay):
-    s = settings_mod.load(TEST_ENV, pg_overlay)  # dev: RDS's names only
+    rds_only = settings_mod.Settings.model_fields["aws_internal_roles"].default
+    s = settings_mod.load(TEST_ENV, pg_overlay, aws_internal_roles=rds_only)
     checks = iso_report(s, pg_master)
     assert checks["ISO-SUPERUSER"].status is Status.FAIL and "role postgres: SUPERUSER and BYPASSRLS" in \
         checks["ISO-SUPERUSER"].detail
