@@ -212,6 +212,10 @@ class Settings(BaseModel):
     tenant_schema_prefix: str = "tenant_"
     """Prefix of every tenant schema, ``tenant_<slug>``. @default "tenant_" @see Story 0.4 schema structure, issue 5."""
 
+    sample_tenants: tuple[str, ...] = ()
+    """Tenants `local up` creates, each with one isolated sample table, so verify shows isolation on
+    real tenants. @default none; local: acme, globex @see issue 5, seed 004 (RLS tests with sample tenants)."""
+
     aws_internal_roles: tuple[str, ...] = ("rdsadmin", "rdsrepladmin", "rdstopmgr")
     """Roles the database's operator owns, allowed SUPERUSER/BYPASSRLS besides the master (ISO-SUPERUSER).
     @default RDS's own (rdsadmin, rdsrepladmin, rdstopmgr); local adds "postgres", the local
@@ -503,7 +507,8 @@ def _windows_overlap(backup: str, maintenance: str) -> bool:
 PROFILES: dict[str, dict[str, Any]] = {
     # local: dev's values, AWS endpoints pointed at the local emulator (issue 4).
     # local: "postgres" is the stand-in cluster's initdb superuser, playing RDS's rdsadmin (issue 5).
-    "local": {"aws_internal_roles": ("rdsadmin", "rdsrepladmin", "rdstopmgr", "postgres")},
+    "local": {"aws_internal_roles": ("rdsadmin", "rdsrepladmin", "rdstopmgr", "postgres"),
+              "sample_tenants": ("acme", "globex")},
     "dev": {},
     "staging": {},
     "prod": {

@@ -222,3 +222,46 @@ def _describe(s: Settings, schema: str, found: dict[str, Any], contents: dict[st
     if found["tenant_id"]:
         parts.append(f"registry row {found['tenant_id']} in {s.tenancy_schema}.tenants")
     return " and ".join(parts)
+
+
+# ----- sample tenants (local up) -----------------------------------------------------
+
+SAMPLE_TABLE = "projects"
+"""The one isolated table each sample tenant gets."""
+
+
+def ensure_samples(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = None) -> str:
+    """Converge settings.sample_tenants: each exists, with table ``projects`` made the way an
+    application's migration would (as the migrator, then tenancy.enable_isolation) and one row
+    of its own. A second run creates nothing. Returns a one-line note."""
+    created = [slug for slug in s.sample_tenants if _ensure_tenant(s, slug, endpoint, master_dsn)]
+    with _connect(s, endpoint, master_dsn) as conn:
+        for slug in s.sample_tenants:
+            _ensure_sample_table(conn, s, slug)
+    names = ", ".join(s.sample_tenants) or "none"
+    return f"sample tenants {names}" + (f" ({len(created)} created)" if created else " (as they were)")
+
+
+def _ensure_tenant(s: Settings, slug: str, endpoint: str | None, master_dsn: str | None) -> bool:
+    with _connect(s, endpoint, master_dsn) as conn:
+        _require_registry(conn, s)
+        if _lookup(conn, s, slug)["tenant_id"]:
+            return False
+    create(s, slug, endpoint=endpoint, master_dsn=master_dsn)
+    return True
+
+
+def _ensure_sample_table(conn: psycopg.Connection, s: Settings, slug: str) -> None:
+    table = sql.Identifier(schema_name(s, slug), SAMPLE_TABLE)
+    with conn.transaction():
+        tenant = conn.execute(sql.SQL("SELECT tenant_id::text FROM {} WHERE slug = %s").format(_registry(s)),
+                              (slug,)).fetchone()
+        assert tenant is not None
+        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(s.migrator_role)))
+        conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+                             "tenant_id uuid NOT NULL, name text NOT NULL)").format(table))
+        conn.execute(sql.SQL("SELECT {}.enable_isolation({}::regclass)").format(
+            sql.Identifier(s.tenancy_schema), sql.Literal(table.as_string(conn))))
+        conn.execute("SELECT set_config(%s, %s, true)", (s.tenant_setting, tenant[0]))
+        conn.execute(sql.SQL("INSERT INTO {} (tenant_id, name) SELECT %s, %s WHERE NOT EXISTS (SELECT FROM {})")
+                     .format(table, table), (tenant[0], f"{slug}'s first project"))

@@ -194,3 +194,25 @@ def test_tenant_commands_need_the_bootstrap_first(pg_fresh, pg_master, pg_settin
         tenants.create(pg_settings, "acme", master_dsn=pg_master.dsn())
     with psycopg.connect(pg_master.dsn(pg_settings.db_name)) as conn:
         assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'tenant_acme'").fetchone() == (0,)
+
+
+def test_sample_tenants_converge_and_pass_verify(pg_fresh, pg_master, pg_overlay, pg_super):
+    from tenantdb import settings as settings_mod, verify
+    from tenantdb.report import Status
+
+    rds_only = settings_mod.Settings.model_fields["aws_internal_roles"].default
+    s = settings_mod.load(TEST_ENV, pg_overlay, sample_tenants=("acme", "globex"),
+                          aws_internal_roles=(*rds_only, "postgres"))
+    bootstrap.run(s, master_dsn=pg_master.dsn())
+    assert tenants.ensure_samples(s, master_dsn=pg_master.dsn()) == "sample tenants acme, globex (2 created)"
+    assert tenants.ensure_samples(s, master_dsn=pg_master.dsn()) == "sample tenants acme, globex (as they were)"
+    rows = tenants.list_tenants(s, master_dsn=pg_master.dsn())
+    assert [(r["slug"], r["tables"], r["isolated"]) for r in rows] == [("acme", 1, 1), ("globex", 1, 1)]
+    # One row each, owned by the migrator, visible only under its own tenant's context.
+    assert pg_super.execute("SELECT pg_get_userbyid(relowner), count(*) FROM pg_class WHERE relname = 'projects' "
+                            "GROUP BY 1", dbname=s.db_name) == [(s.migrator_role, 2)]
+    rep = verify.run(s, master_dsn=pg_master.dsn())
+    checks = {c.id: c for c in rep.checks}
+    assert rep.exit_code == 0, [(c.id, c.detail) for c in rep.checks if c.status is Status.FAIL]
+    assert checks["ISO-RLS"].actual.startswith("2 tenant table(s) in 2 tenant schema(s), 2 isolated")
+    assert "real tenant tables: 2 table(s) x 3 tenant context(s) probed" in checks["ISO-PROBE"].detail

@@ -17,7 +17,8 @@
    created, TLS is on and checked with the cluster's certificate
    (verify-full); ``settings.db_endpoint`` maps the instance endpoint to the
    cluster;
-4. ``bootstrap`` and ``verify`` for ``local``; exit 0 only when every check passes.
+4. ``bootstrap``, the sample tenants (settings.sample_tenants, each with one
+   isolated table), and ``verify`` for ``local``; exit 0 only when every check passes.
 
 A second ``up`` converges: Terraform applies nothing, the bootstrap changes
 nothing, verify passes again. Two ``up`` at once serialize on a lock beside
@@ -71,6 +72,10 @@ def up(settings: Settings, fmt: str = "table", overlay: str | os.PathLike[str] |
 
             result = bootstrap.run(s)
             progress.note(f"{result.changed} of {len(result.steps)} steps changed")
+        with progress.stage("sample tenants"):  # issue 5: isolation shown on real tenants
+            from tenantdb import tenants
+
+            progress.note(tenants.ensure_samples(s))
         with progress.stage("verify"):
             from tenantdb import verify
 
