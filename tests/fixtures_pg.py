@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import tempfile
@@ -31,7 +32,7 @@ import pytest
 from psycopg import sql
 
 from tenantdb import settings as settings_mod
-from tenantdb.local.postgres import Cluster, free_port
+from tenantdb.local.postgres import SUPERUSER, Cluster, free_port
 
 TEST_ENV = "dev"
 
@@ -120,11 +121,21 @@ def pg_fresh(pg_cluster: Cluster, pg_master: Master) -> Cluster:
 
 @pytest.fixture(scope="session")
 def pg_overlay(pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A --settings file: dev, with the database endpoint at the cluster and short timeouts."""
+    """A --settings file: dev, with the database endpoint at the cluster and short timeouts.
+
+    The cluster's superuser plays RDS's rdsadmin, so it joins the roles the operator owns
+    (as the local environment's profile does).
+    """
     path = tmp_path_factory.mktemp("pg-settings") / "settings.toml"
     path.write_text(f'[{TEST_ENV}]\ndb_endpoint = "{pg_cluster.host}:{pg_cluster.port}"\n'
-                    "retry_budget_s = 4.0\nconnect_timeout_s = 2\n")
+                    "retry_budget_s = 4.0\nconnect_timeout_s = 2\n"
+                    f"aws_internal_roles = {json.dumps(list(aws_internal_roles()))}\n")
     return path
+
+
+def aws_internal_roles() -> tuple[str, ...]:
+    """RDS's own roles plus the stand-in cluster's superuser (which plays rdsadmin)."""
+    return (*settings_mod.Settings.model_fields["aws_internal_roles"].default, SUPERUSER)
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,11 @@ detail, then put back (the applied environments are shared by the session).
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -19,6 +22,7 @@ from tenantdb import aws as aws_mod
 from tenantdb import bootstrap, cli, verify
 from tenantdb.report import Report, Status
 from tenantdb.settings import Settings
+from tests.fixtures_pg import aws_internal_roles
 
 pytestmark = pytest.mark.slow
 
@@ -45,17 +49,23 @@ class Live:
 
 def _live(applied_env, env: str, pg_cluster, pg_master) -> Iterator[Live]:
     applied = applied_env(env)
-    s = applied.settings.model_copy(update={"retry_budget_s": 4.0, "connect_timeout_s": 2})
+    s = applied.settings.model_copy(update={"retry_budget_s": 4.0, "connect_timeout_s": 2,
+                                            "aws_internal_roles": aws_internal_roles()})
     a = aws_mod.Aws(s)
     # The instance's master secret holds the master user's name and a password RDS generated;
     # the stand-in's master role takes that password, as RDS's would have it.
     user, password = a.master_credentials()
     assert user == pg_master.user
     pg_cluster.ensure_master_role(user, password)
+    # The CLI's view of the same settings: the emulator's endpoint, the stand-in's superuser as AWS's own.
+    overlay = Path(tempfile.mkdtemp(prefix="tenantdb-verify-aws-")) / "settings.toml"
+    overlay.write_text(f'[{env}]\naws_endpoint_url = "{s.aws_endpoint_url}"\n'
+                       f"aws_internal_roles = {json.dumps(list(aws_internal_roles()))}\n")
     try:
-        yield Live(s, f"{pg_cluster.host}:{pg_cluster.port}", str(applied.overlay), a)
+        yield Live(s, f"{pg_cluster.host}:{pg_cluster.port}", str(overlay), a)
     finally:
         pg_cluster.ensure_master_role(pg_master.user, pg_master.password)
+        shutil.rmtree(overlay.parent, ignore_errors=True)
 
 
 @pytest.fixture

@@ -36,9 +36,10 @@ def bootstrapped(pg_fresh, pg_master, pg_settings):
 def test_bootstrapped_server_passes_with_aws_skipped(bootstrapped, pg_master, pg_super, pg_overlay, capsys):
     code, checks = verify_json(capsys, pg_overlay, pg_master.dsn())
     assert code == 0
-    assert set(checks) == AWS_IDS | DB_IDS
+    assert set(checks) >= AWS_IDS | DB_IDS  # later issues add checks of their own
     for id_ in DB_IDS:
         assert checks[id_]["status"] == "PASS", checks[id_]
+    assert all(c["status"] in ("PASS", "SKIP") for c in checks.values())
     for id_ in AWS_IDS:
         assert checks[id_]["status"] == "SKIP" and "--master-dsn" in checks[id_]["detail"]
     assert "rolsuper=f rolbypassrls=f" in checks["AC8"]["actual"]
@@ -134,7 +135,7 @@ def test_junit_report_to_a_file(bootstrapped, pg_master, pg_overlay, tmp_path, c
     assert code == 0
     suite = ET.parse(out).getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "0" and suite.get("errors") == "0"
-    assert suite.get("skipped") == str(len(AWS_IDS))
+    assert int(suite.get("skipped")) >= len(AWS_IDS)
 
 
 def test_bad_dsn_is_a_usage_error(pg_overlay, capsys):
