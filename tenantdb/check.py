@@ -21,6 +21,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -507,8 +508,7 @@ def network_checks(s: Settings, dirs: dict[str, Path]) -> list[Check]:
 def terraform_checks(directory: Path, mirror: str, ids: tuple[tuple[str, str], ...]) -> list[Check]:
     (init_id, init_title), (val_id, val_title) = ids
     try:
-        with _init_lock:
-            res = terraform.init(directory, mirror=mirror, backend=False)
+        res = init_offline(directory, mirror)
     except ToolkitError as exc:
         return [errored(init_id, init_title, str(exc)), errored(val_id, val_title, "init did not run")]
     if not res.ok:
@@ -528,6 +528,17 @@ def terraform_checks(directory: Path, mirror: str, ids: tuple[tuple[str, str], .
     first = next((f"{d.get('summary')}: {d.get('detail', '')}".strip() for d in diags.get("diagnostics", [])
                   if d.get("severity") == "error"), val.first_error())
     return [init, failed(val_id, val_title, "valid", f"{diags.get('error_count', '?')} errors", first[:300])]
+
+
+def init_offline(directory: Path, mirror: str) -> terraform.Result:
+    """Offline init. One retry: other processes share the plugin cache, which Terraform
+    does not guard against concurrent writers (a lost race fails once, then succeeds)."""
+    with _init_lock:
+        res = terraform.init(directory, mirror=mirror, backend=False)
+        if not res.ok:
+            time.sleep(1.0)
+            res = terraform.init(directory, mirror=mirror, backend=False)
+    return res
 
 
 def _all_error(s: Settings, reason: str) -> Report:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tenantdb import settings as settings_mod
-from tenantdb import terraform
+from tenantdb import check, terraform
 
 ENVS = settings_mod.ENVIRONMENTS
 
@@ -289,7 +289,7 @@ def test_terraform_validate(stack: str, synth_out: dict[str, Path]) -> None:
     """Real Terraform, real aws provider from the offline mirror, the project's CLI config."""
     d = synth_out[stack]
     mirror = _settings("dev").provider_mirror
-    init = terraform.init(d, mirror=mirror, backend=False)
+    init = check.init_offline(d, mirror)
     assert init.ok, init.first_error()
     val = terraform.run(["validate", "-json", "-no-color"], d, mirror)
     result = json.loads(val.stdout)
