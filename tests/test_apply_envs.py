@@ -7,7 +7,9 @@ deploy. Then:
 - the emulated instance is brought to life as a local PostgreSQL cluster (as
   `local up` does), and `tenantdb bootstrap` and `tenantdb verify` run through
   the CLI with ``--endpoint`` to that cluster: every check PASSes, the
-  AWS-side ones (AC1-AC6, AC9 and the rest that read AWS) included.
+  AWS-side ones (AC1-AC6, AC9 and the rest that read AWS) included. (The
+  verifier is told that the cluster's superuser plays rdsadmin, as the local
+  settings say; see :func:`verify_overlay`.)
 
 The only difference from the real configuration is the overlay's
 ``aws_endpoint_url`` (tests/fixtures_aws.py ``applied_env``).
@@ -25,9 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from tenantdb import verify
+from tenantdb import apply, verify
 from tenantdb.local import pipeline
-from tenantdb.local.postgres import Cluster, free_port
+from tenantdb.local.postgres import SUPERUSER, Cluster, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -55,9 +57,22 @@ def live(env: str, applied_env) -> Iterator[tuple[object, Cluster]]:
         cluster.destroy()
 
 
-def cli(applied, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tenantdb.cli", "--settings", str(applied.overlay), *args],
+def cli(overlay: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tenantdb.cli", "--settings", str(overlay), *args],
                           capture_output=True, text=True, timeout=300, check=False)
+
+
+def verify_overlay(applied, directory: Path) -> Path:
+    """The applied overlay, plus the cluster's superuser among the operator's roles.
+
+    The cluster's initdb superuser plays RDS's rdsadmin (tenantdb/local/postgres.py),
+    as the local environment's settings say; dev/staging/prod list only RDS's own.
+    Only the verifier reads this setting: the applied configuration is unchanged.
+    """
+    s = applied.settings
+    return apply.emulator_overlay(directory / "verify.toml", {s.environment: {
+        "aws_endpoint_url": s.aws_endpoint_url,
+        "aws_internal_roles": [*s.aws_internal_roles, SUPERUSER]}})
 
 
 def test_apply_then_plan_shows_no_changes(env: str, applied_env) -> None:
@@ -82,12 +97,13 @@ def test_instance_applied_as_configured(env: str, applied_env) -> None:
     assert inst["CACertificateIdentifier"] == s.ca_cert_identifier
 
 
-def test_bootstrap_and_verify_pass_every_check(env: str, live) -> None:
+def test_bootstrap_and_verify_pass_every_check(env: str, live, tmp_path: Path) -> None:
     applied, cluster = live
     endpoint = f"{cluster.host}:{cluster.port}"
-    boot = cli(applied, "bootstrap", "--env", env, "--endpoint", endpoint, "--format", "json")
+    overlay = verify_overlay(applied, tmp_path)
+    boot = cli(overlay, "bootstrap", "--env", env, "--endpoint", endpoint, "--format", "json")
     assert boot.returncode == 0, boot.stderr
-    run = cli(applied, "verify", "--env", env, "--endpoint", endpoint, "--format", "json")
+    run = cli(overlay, "verify", "--env", env, "--endpoint", endpoint, "--format", "json")
     rep = json.loads(run.stdout)
     statuses = {c["id"]: c["status"] for c in rep["checks"]}
     assert AWS_SIDE <= set(statuses)
