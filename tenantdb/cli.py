@@ -46,6 +46,13 @@ def _fmt_arg(p: argparse.ArgumentParser, choices: Sequence[str]) -> None:
     p.add_argument("--format", choices=choices, default="table", help="output format (default: table)")
 
 
+def _common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """--settings and --debug are accepted after the subcommand as well as before it."""
+    p.add_argument("--settings", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="tenantdb", description="Provision, bootstrap and verify a multi-tenant PostgreSQL on AWS RDS.")
     p.add_argument("--settings", metavar="FILE",
@@ -53,28 +60,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    s = sub.add_parser("synth", help="write every stack under cdktf.out/")
+    s = _common(sub.add_parser("synth", help="write every stack under cdktf.out/"))
     s.add_argument("--with-access", action="store_true",
                    help="also write the declarative access stack for every environment")
 
-    c = sub.add_parser("check", help="synth-and-plan checks: terraform validate + assertions + policy scan")
+    c = _common(sub.add_parser("check", help="synth-and-plan checks: terraform validate + assertions + policy scan"))
     _env_arg(c, required=False)
     _fmt_arg(c, FORMATS_REPORT)
     c.add_argument("--output", metavar="FILE", help="write the report here as well as stdout")
 
-    b = sub.add_parser("bootstrap", help="create roles, grants and the isolation foundation; fill the secret")
+    b = _common(sub.add_parser("bootstrap", help="create roles, grants and the isolation foundation; fill the secret"))
     _env_arg(b)
     _conn_args(b)
     b.add_argument("--rotate-app-password", action="store_true", help="set a new app_user password")
     _fmt_arg(b, FORMATS_SIMPLE)
 
-    v = sub.add_parser("verify", help="prove every acceptance criterion against the live system")
+    v = _common(sub.add_parser("verify", help="prove every acceptance criterion against the live system"))
     _env_arg(v)
     _fmt_arg(v, FORMATS_REPORT)
     v.add_argument("--output", metavar="FILE", help="write the report here as well as stdout")
     _conn_args(v)
 
-    pl = sub.add_parser("plan", help="terraform plan with a guard against destroying stateful resources")
+    pl = _common(sub.add_parser("plan", help="terraform plan with a guard against destroying stateful resources"))
     _env_arg(pl)
     pl.add_argument("--out", metavar="FILE", help="where to save the plan")
     pl.add_argument("--allow-replace", action="append", default=[], metavar="ADDRESS",
@@ -83,23 +90,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     loc = sub.add_parser("local", help="the whole pipeline on this machine: moto, Terraform, PostgreSQL")
     lsub = loc.add_subparsers(dest="local_command", required=True, parser_class=_Parser)
-    up = lsub.add_parser("up", help="start, deploy, bootstrap and verify the local environment")
+    up = _common(lsub.add_parser("up", help="start, deploy, bootstrap and verify the local environment"))
     _fmt_arg(up, FORMATS_SIMPLE)
-    lsub.add_parser("down", help="stop what `local up` started and remove its state")
-    st = lsub.add_parser("status", help="what runs, where")
+    _common(lsub.add_parser("down", help="stop what `local up` started and remove its state"))
+    st = _common(lsub.add_parser("status", help="what runs, where"))
     _fmt_arg(st, FORMATS_SIMPLE)
 
     t = sub.add_parser("tenant", help="tenant schemas: create, list, drop")
     tsub = t.add_subparsers(dest="tenant_command", required=True, parser_class=_Parser)
-    tc = tsub.add_parser("create", help="create schema tenant_<slug> and register it")
+    tc = _common(tsub.add_parser("create", help="create schema tenant_<slug> and register it"))
     tc.add_argument("slug")
     _env_arg(tc)
     _conn_args(tc)
-    tl = tsub.add_parser("list", help="list registered tenants")
+    tl = _common(tsub.add_parser("list", help="list registered tenants"))
     _env_arg(tl)
     _conn_args(tl)
     _fmt_arg(tl, FORMATS_SIMPLE)
-    td = tsub.add_parser("drop", help="drop a tenant's schema and registry row")
+    td = _common(tsub.add_parser("drop", help="drop a tenant's schema and registry row"))
     td.add_argument("slug")
     _env_arg(td)
     _conn_args(td)
@@ -208,6 +215,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tenantdb: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback, unless --debug
+        if debug:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"tenantdb: error: unexpected {type(exc).__name__}: {first} (rerun with --debug)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

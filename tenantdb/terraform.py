@@ -65,8 +65,6 @@ def terraform_env(mirror: str = DEFAULT_MIRROR, extra: Mapping[str, str] | None 
         "TF_IN_AUTOMATION": "1",
         "TF_INPUT": "0",
         "CHECKPOINT_DISABLE": "1",
-        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-        "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
     })
     if extra:
         env.update(extra)
