@@ -279,8 +279,9 @@ def apply(conn: psycopg.Connection, s: Settings) -> tuple[bool, str]:
     with conn.transaction():
         fixes = superuser_only_drift(conn, s)
         if fixes:
-            raise ToolkitError(f"{'; '.join(fixes)}: only a superuser can run this (PostgreSQL 15); on RDS, "
-                               "where there is none, drop and recreate the role; nothing was changed")
+            raise ToolkitError(f"a role holds an attribute only a superuser can remove (PostgreSQL 15); a superuser "
+                               f"must run: {'; '.join(fixes)}; on RDS, where there is none, drop the role and rerun "
+                               "the bootstrap to recreate it; nothing was changed")
         before = fingerprint(conn, s)
         conn.execute(script(s))
         after = fingerprint(conn, s)
