@@ -221,5 +221,6 @@ def test_the_engine_minor_must_carry_the_row_security_fixes(pg_settings, version
 
 def test_before_the_bootstrap_every_iso_check_is_an_error_not_a_pass(pg_fresh, pg_master, iso_settings):
     checks = iso_report(iso_settings, pg_master)
-    for cid in ISO_IDS:
+    for cid in [*ISO_IDS, "ISO-PROBE", "ISO-PROBE-ROLE"]:
         assert checks[cid].status is Status.ERROR, checks[cid]
+    assert "run tenantdb bootstrap" in checks["ISO-RLS"].detail or "does not exist" in checks["ISO-RLS"].detail

@@ -86,6 +86,15 @@ class _Probe:
 
 
 def iso_probe(ctx: Context) -> list[Check]:
+    """ISO-PROBE and ISO-PROBE-ROLE; when the probe cannot run, both are ERROR with the reason."""
+    try:
+        return _iso_probe(ctx)
+    except Exception as exc:  # noqa: BLE001 - fail closed, under both ids
+        reason = f"{type(exc).__name__}: {db.first_line(exc)}"
+        return [errored(ID, TITLE, reason, EXPECTED), errored(ROLE_ID, ROLE_TITLE, reason, ROLE_EXPECTED)]
+
+
+def _iso_probe(ctx: Context) -> list[Check]:
     s = ctx.settings
     conn = ctx.connect("master (probe)", ctx.master.target.with_db(s.db_name))
     scratch = f"tenantdb_probe_{secrets.token_hex(4)}"
