@@ -123,7 +123,7 @@ def checks(found: Iterable[Change], allow_replace: Iterable[str] = ()) -> list[C
     for c in found:
         out.append(_check(c, c.address in allowed or c.qualified in allowed))
         if c.reboot:
-            out.append(passed("REBOOT", c.qualified, "no reboot", "WARN: reboot needed",
+            out.append(passed("REBOOT", c.qualified, "no reboot", "WARN: reboot needed: " + "; ".join(c.reboot),
                               "WARN: " + "; ".join(c.reboot)
                               + ": the instance takes it only after a reboot (in the maintenance window, "
                                 "or `aws rds reboot-db-instance`)"))
