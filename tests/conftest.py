@@ -8,4 +8,4 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "16,18,20")
 
-pytest_plugins = ["fixtures_pg", "fixtures_aws", "fixtures_synth"]
+pytest_plugins = ["fixtures_pg", "fixtures_aws", "fixtures_synth", "fixtures_local"]

