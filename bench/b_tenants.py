@@ -1,0 +1,155 @@
+"""4. Tenant scale: tenants with 10 isolated tables each, built up to 500 and then 5,000.
+
+Two paths, both measured and named in the results:
+
+- the real path, per tenant: ``tenantdb.tenants.create`` (its own connection,
+  registry check, schema, grants, registry row, one transaction), then, as an
+  application's migration would, the 10 tables made as the migrator, each
+  followed by ``tenancy.enable_isolation`` (one connection per tenant);
+- the bulk path, used to reach the large counts in reasonable time: the same
+  SQL (``roles.tenant_schema_sql``, the registry insert, the tables and
+  ``enable_isolation`` as the migrator) for a batch of tenants in one round trip
+  on an open connection. Its time per tenant is the floor of the real path.
+
+At each checkpoint: the real path's time per tenant over a sample of tenants
+(growth = how it changes with the tenant count), the ISO posture query over
+everything (goal at 5,000 x 10: under 2 s, and growing linearly or better), and
+verify's database-side round trips (bench.b_verify).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from bench import b_verify
+from bench.measure import Figure, Samples, interleave
+from bench.server import BenchServer
+
+TABLES = 10
+_TABLE = ("CREATE TABLE {t} (id bigint PRIMARY KEY, tenant_id uuid NOT NULL, name text, "
+          "created_at timestamptz DEFAULT now()); SELECT {tenancy}.enable_isolation({r}::regclass)")
+
+FLOOR_SCAN = """SELECT count(*), count(p.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_policy p ON p.polrelid = c.oid WHERE c.relkind IN ('r', 'p')"""
+
+
+def _tables_sql(s, schema: str, conn: psycopg.Connection) -> sql.Composable:  # noqa: ANN001
+    stmts = []
+    for j in range(TABLES):
+        t = sql.Identifier(schema, f"table_{j:02d}")
+        stmts.append(sql.SQL(_TABLE).format(t=t, r=sql.Literal(t.as_string(conn)),
+                                            tenancy=sql.Identifier(s.tenancy_schema)))
+    return sql.SQL("; ").join(stmts)
+
+
+def real_create(server: BenchServer, slug: str) -> float:
+    """One tenant the real way; seconds."""
+    from tenantdb import tenants
+
+    s = server.settings
+    t0 = time.perf_counter()
+    tenants.create(s, slug, master_dsn=server.master_dsn())
+    with psycopg.connect(server.master_dsn(s.db_name), application_name="bench-migration") as conn:
+        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(s.migrator_role)))
+        conn.execute(_tables_sql(s, tenants.schema_name(s, slug), conn))
+        conn.commit()
+    return time.perf_counter() - t0
+
+
+def bulk_create(conn: psycopg.Connection, server: BenchServer, slugs: list[str]) -> float:
+    """Tenants in one round trip on an open master connection; seconds."""
+    from tenantdb import roles, tenants
+
+    s = server.settings
+    parts: list[sql.Composable] = []
+    for slug in slugs:
+        schema = tenants.schema_name(s, slug)
+        parts += roles.tenant_schema_sql(s, schema)
+        parts.append(sql.SQL("INSERT INTO {} (slug, schema_name) VALUES ({}, {})").format(
+            sql.Identifier(s.tenancy_schema, "tenants"), sql.Literal(slug), sql.Literal(schema)))
+        parts.append(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(s.migrator_role)))
+        parts.append(_tables_sql(s, schema, conn))
+        parts.append(sql.SQL("RESET ROLE"))
+    t0 = time.perf_counter()
+    conn.execute(sql.SQL(";\n").join(parts))
+    conn.commit()
+    return time.perf_counter() - t0
+
+
+def posture_and_floor(server: BenchServer, repeats: int) -> tuple[Samples, Samples]:
+    def floor() -> float:
+        with psycopg.connect(server.master_dsn(server.settings.db_name)) as conn:
+            t0 = time.perf_counter()
+            conn.execute(FLOOR_SCAN).fetchall()
+            return time.perf_counter() - t0
+    return tuple(interleave(repeats, lambda: b_verify.posture_once(server), floor))  # type: ignore[return-value]
+
+
+def run(server: BenchServer, checkpoints: list[int], sample: int, repeats: int, batch: int,
+        plot: Path | None) -> list[Figure]:
+    from tenantdb import bootstrap
+
+    server.reset()
+    bootstrap.run(server.settings, master_dsn=server.master_dsn())
+    s = server.settings
+    rows = []  # (tenants, real s/tenant median, bulk s/tenant, posture median s)
+    figures: list[Figure] = []
+    count = 0
+    with psycopg.connect(server.master_dsn(s.db_name), application_name="bench-bulk") as conn:
+        for target in checkpoints:
+            bulk_times: list[float] = []
+            while count < target - 2 * sample:
+                n = min(batch, target - 2 * sample - count)
+                bulk_times.append(bulk_create(conn, server, [f"t{i:05d}" for i in range(count, count + n)]) / n)
+                count += n
+            real = []
+            bulk_sample = []
+            for _ in range(sample):  # the real path and the floor alternate, one tenant each
+                real.append(real_create(server, f"t{count:05d}"))
+                count += 1
+                if count < target:
+                    bulk_sample.append(bulk_create(conn, server, [f"t{count:05d}"]))
+                    count += 1
+            while count < target:  # the sample used two per step: top up with the bulk path
+                bulk_create(conn, server, [f"t{count:05d}"])
+                count += 1
+            posture, floor = posture_and_floor(server, repeats)
+            per_real, per_bulk = Samples(real), Samples(bulk_sample or bulk_times)
+            rows.append((target, per_real.median, per_bulk.median, posture.median, floor.median))
+            figures.append(Figure(f"tenants.create.per_tenant@{target}", round(per_real.median, 4),
+                                  round(per_bulk.median, 4), "s", None, None, spread=per_real.spread(4),
+                                  runs=len(real), note=f"real path (tenants.create + {TABLES} tables as the "
+                                  "migrator) over a sample at this count; floor: the same SQL in one round trip"))
+            figures.append(Figure(f"tenants.posture@{target}", round(posture.median, 4), round(floor.median, 4), "s",
+                                  None, None, spread=posture.spread(4), runs=len(posture.values),
+                                  note=f"ISO posture query over {target} tenants x {TABLES} tables; floor: one "
+                                       "scan of pg_class joined to pg_policy"))
+            if target in (checkpoints[0], checkpoints[-1]):
+                figures += b_verify.measure(server, target, repeats)
+    figures += _goals(rows)
+    if plot is not None:
+        from bench import png
+
+        xs = [float(r[0]) for r in rows]
+        png.panels(plot, [(xs, [r[3] for r in rows], png.BLUE), (xs, [r[1] * 1000 for r in rows], png.ORANGE)])
+    return figures
+
+
+def _goals(rows: list[tuple]) -> list[Figure]:
+    (n0, real0, _, post0, _), (n1, real1, _, post1, floor1) = rows[0], rows[-1]
+    growth = post1 / post0
+    scale = n1 / n0
+    return [
+        Figure(f"tenants.posture.goal@{n1}", round(post1, 4), round(floor1, 4), "s", "< 2 s", post1 < 2.0,
+               note=f"ISO posture query over {n1} tenants x {TABLES} tables"),
+        Figure("tenants.posture.growth", round(growth, 3), round(scale, 3), "x", "linear or better (ratio <= 1.0)",
+               growth <= scale, note=f"posture time grew {growth:.2f}x while tenants grew {scale:.0f}x "
+               f"({n0} -> {n1})"),
+        Figure("tenants.create.growth", round(real1 / real0, 3), 1.0, "x", None, None,
+               note=f"time per tenant at {n1} / at {n0} (real path); 1.0 = constant"),
+    ]
+
