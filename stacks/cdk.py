@@ -22,6 +22,7 @@ from cdktf import (  # noqa: F401 - re-exported
 from constructs import Construct  # noqa: F401
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup  # noqa: F401
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity  # noqa: F401
+from cdktf_cdktf_provider_aws.data_aws_db_subnet_group import DataAwsDbSubnetGroup  # noqa: F401
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (  # noqa: F401
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
@@ -40,14 +41,23 @@ from cdktf_cdktf_provider_aws.kms_alias import KmsAlias  # noqa: F401
 from cdktf_cdktf_provider_aws.kms_key import KmsKey  # noqa: F401
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints  # noqa: F401
 from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret  # noqa: F401
+from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (  # noqa: F401
+    SecretsmanagerSecretRotation,
+    SecretsmanagerSecretRotationRotationRules,
+)
 from cdktf_cdktf_provider_aws.security_group import (  # noqa: F401
     SecurityGroup,
     SecurityGroupEgress,
     SecurityGroupIngress,
 )
+from cdktf_cdktf_provider_aws.serverlessapplicationrepository_cloudformation_stack import (  # noqa: F401
+    ServerlessapplicationrepositoryCloudformationStack,
+)
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter  # noqa: F401
 from cdktf_cdktf_provider_aws.subnet import Subnet  # noqa: F401
 from cdktf_cdktf_provider_aws.vpc import Vpc  # noqa: F401
+from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule  # noqa: F401
+from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule  # noqa: F401
 
 
 def named(element: TerraformElement, logical_id: str) -> TerraformElement:

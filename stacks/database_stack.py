@@ -16,6 +16,7 @@ from stacks.monitoring import MonitoringRole, MonitoringRoleProps
 from stacks.network import NetworkLookup, NetworkLookupProps
 from stacks.parameter_group import ParameterGroup, ParameterGroupProps
 from stacks.provider import ProviderProps, add_backend, add_provider
+from stacks.rotation import RotationProps, SecretRotation
 from stacks.secrets import Secret, SecretProps
 from tenantdb.settings import Settings
 
@@ -96,6 +97,23 @@ class DatabaseStack(TerraformStack):
             logical_name="migrator", name=s.migrator_secret_name, kms_key_arn=secrets_key.arn,
             description=f"{s.migrator_role} connection JSON for {s.db_name}; filled by `tenantdb bootstrap`",
             recovery_window_days=s.secret_recovery_window_days,
+        ))
+        # issue 6: both application secrets rotate through AWS's single-user function; the master
+        # secret keeps RDS's own managed rotation (manage_master_user_password).
+        SecretRotation(self, "rotation", RotationProps(
+            function_name=s.rotation_function_name,
+            application_id=s.rotation_application_id,
+            application_version=s.rotation_application_version,
+            region=s.region,
+            subnet_group_name=network.subnet_group_name,
+            rds_security_group_id=network.security_group_id,
+            db_port=s.port,
+            secrets_kms_key_arn=secrets_key.arn,
+            secret_arns={"connection": connection.arn, "migrator": migrator.arn},
+            rotation_days=s.secret_rotation_days,
+            security_group_name=s.rotation_security_group_name,
+            https_egress_cidrs=s.rotation_https_egress_cidrs,
+            left_out=tuple(s.emulator_left_out),
         ))
         irsa = SecretReadPolicy(self, "irsa", SecretReadPolicyProps(
             policy_name=s.irsa_policy_name, secret_arn=connection.arn, kms_key_arn=secrets_key.arn, account=acct))

@@ -15,12 +15,12 @@ from stacks.cdk import (
     Construct,
     DbSubnetGroup,
     SecurityGroup,
-    SecurityGroupIngress,
     SsmParameter,
     Subnet,
     TerraformOutput,
     TerraformStack,
     Vpc,
+    VpcSecurityGroupIngressRule,
     named,
 )
 from stacks.provider import ProviderProps, add_backend, add_provider
@@ -55,10 +55,14 @@ class NetworkStandin(Construct):
         self.security_group = named(SecurityGroup(
             self, "rds-sg", name=f"{p.name_prefix}-rds", vpc_id=self.vpc.id,
             description="PostgreSQL from inside the VPC only (network stand-in)",
-            ingress=[SecurityGroupIngress(
-                description="PostgreSQL from the VPC", protocol="tcp", from_port=p.db_port, to_port=p.db_port,
-                cidr_blocks=[self.vpc.cidr_block])],
         ), "rds")
+        # A rule resource, not an inline ``ingress`` block: inline rules make this stack own the
+        # group's whole rule set, and its next plan would delete the rule the database stack adds
+        # for the rotation function (stacks/rotation.py). The real network layer must do the same.
+        named(VpcSecurityGroupIngressRule(
+            self, "rds-from-vpc", security_group_id=self.security_group.id, description="PostgreSQL from the VPC",
+            ip_protocol="tcp", from_port=p.db_port, to_port=p.db_port, cidr_ipv4=self.vpc.cidr_block,
+        ), "rds_from_vpc")
         named(SsmParameter(self, "subnet-group-param", name=p.subnet_group_param, type="String",
                            value=self.subnet_group.name), "db_subnet_group")
         named(SsmParameter(self, "security-group-param", name=p.security_group_param, type="String",

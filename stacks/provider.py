@@ -2,7 +2,7 @@
 
 Real AWS: the provider's default credential chain; state in S3 (encrypted,
 S3-native locking). An emulator (``settings.aws_endpoint_url``): every
-endpoint the stacks use points at it, the account/metadata look-ups are
+endpoint the stacks use points at it, the metadata look-up is
 skipped, and for dev/staging/prod the S3 backend is pointed at it too, so the
 exact dev/staging/prod configuration can be applied to the emulator with its
 state in the emulator's S3. local keeps its state on disk.
@@ -46,7 +46,9 @@ def add_provider(scope: Construct, props: ProviderProps) -> AwsProvider:
         kwargs = dict(
             endpoints=[AwsProviderEndpoints(**{svc: s.aws_endpoint_url for svc in EMULATED_SERVICES})],
             skip_credentials_validation=True,
-            skip_requesting_account_id=True,
+            # The account id is requested (the emulator's STS answers): without it the provider reads
+            # a security group rule's same-account group reference as "<account>/sg-..." and every
+            # plan drifts (issue 6: the rotation function's rules).
             skip_metadata_api_check="true",
             s3_use_path_style=True,
         )

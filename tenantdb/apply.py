@@ -161,8 +161,15 @@ def deploy(settings: Settings, outdir: Path, stage: Callable[[str], Any] | None 
             init(settings, directory)
             summary = apply(settings, directory)
             if note is not None:
-                note(summary)
+                note(summary + left_out_note(settings, sid))
     return Deployed(settings, stacks)
+
+
+def left_out_note(settings: Settings, stack_id: str) -> str:
+    """issue 6: name what the database stack leaves out where AWS is an emulator (settings.EMULATOR_UNSUPPORTED)."""
+    if stack_id != settings.stack_id or not settings.emulator_left_out:
+        return ""
+    return f"; left out for the emulator: {', '.join(settings.emulator_left_out)}"
 
 
 def drift(deployed: Deployed) -> list[str]:

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tenantdb import policy
 from tenantdb import synth as synth_mod
 from tenantdb import terraform
 from tenantdb.errors import ToolkitError
-from tenantdb.report import Check, Report, compare, errored, failed, passed, run_check
+from tenantdb.report import Check, Report, compare, errored, failed, passed, run_check, skipped
 from tenantdb.settings import PROFILES, Settings
 
 STAGE = "check"
@@ -241,6 +242,85 @@ def sec_migrator(c: Ctx) -> Check:
     return compare("SEC-MIGRATOR", TITLES["SEC-MIGRATOR"], c.key_arn(c.s.kms_alias_secrets), body.get("kms_key_id"))
 
 
+def sec_rotation(c: Ctx) -> Check:
+    """Both application secrets rotate every secret_rotation_days through the pinned SAR function
+    (issue 6); where AWS is an emulator the left-out resources are named and the rest is checked."""
+    s, cid = c.s, "SEC-ROTATION"
+    problems: list[str] = []
+    apps = c.db.resources("aws_serverlessapplicationrepository_cloudformation_stack")
+    rotations = c.db.resources("aws_secretsmanager_secret_rotation")
+    sg = c.db.resources("aws_security_group").get("rotation")
+    rules = {**c.db.resources("aws_vpc_security_group_egress_rule"), **c.db.resources("aws_vpc_security_group_ingress_rule")}
+    rds_sg = c.instance.get("vpc_security_group_ids", [None])[0]
+    sg_id = ref("aws_security_group", "rotation", "id")
+    if not sg:
+        problems.append("no aws_security_group.rotation")
+    to_db, from_rot = rules.get("rotation_to_db", {}), rules.get("rds_from_rotation", {})
+    if (to_db.get("referenced_security_group_id"), to_db.get("from_port")) != (rds_sg, s.port):
+        problems.append(f"rotation egress to the RDS security group on {s.port} missing")
+    if (from_rot.get("security_group_id"), from_rot.get("referenced_security_group_id"), from_rot.get("from_port")) \
+            != (rds_sg, sg_id, s.port):
+        problems.append(f"RDS security group ingress from the rotation group on {s.port} missing")
+    left_out = s.emulator_left_out
+    expected = (f"{s.rotation_application_id.rsplit('/', 1)[-1]} {s.rotation_application_version} rotates "
+                f"{s.connection_secret_name} and {s.migrator_secret_name} every {s.secret_rotation_days} d")
+    if not left_out:
+        problems += _rotation_problems(c, apps, rotations)
+    if problems:
+        return failed(cid, TITLES[cid], expected, "; ".join(problems), "; ".join(problems))
+    if left_out:
+        present = sorted(t for t in left_out if c.db.resources(t))
+        if present:
+            return failed(cid, TITLES[cid], "left out for the emulator", f"present: {', '.join(present)}")
+        return skipped(cid, TITLES[cid], f"left out for the emulator: {', '.join(left_out)} "
+                       f"({'; '.join(left_out.values())}); security group and rules checked", expected)
+    return passed(cid, TITLES[cid], expected, f"{len(rotations)} rotations, function {s.rotation_function_name}")
+
+
+def _rotation_problems(c: Ctx, apps: dict[str, Any], rotations: dict[str, Any]) -> list[str]:
+    s = c.s
+    if len(apps) != 1:
+        return [f"{len(apps)} rotation applications, want 1"]
+    (app_name, app), problems = next(iter(apps.items())), []
+    params = app.get("parameters", {})
+    want = {"functionName": s.rotation_function_name, "kmsKeyArn": c.key_arn(s.kms_alias_secrets),
+            "vpcSecurityGroupIds": ref("aws_security_group", "rotation", "id"),
+            "endpoint": f"https://secretsmanager.{s.region}.amazonaws.com"}
+    problems += [f"parameter {k}={params.get(k)!r}, want {v!r}" for k, v in want.items() if params.get(k) != v]
+    if "data.aws_db_subnet_group.rotation.subnet_ids" not in str(params.get("vpcSubnetIds")):
+        problems.append("vpcSubnetIds are not the DB subnet group's subnets")
+    if (app.get("application_id"), app.get("semantic_version")) != (s.rotation_application_id,
+                                                                       s.rotation_application_version):
+        problems.append(f"application {app.get('application_id')} {app.get('semantic_version')}")
+    if sorted(app.get("capabilities", [])) != ["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"]:
+        problems.append(f"capabilities {app.get('capabilities')}")
+    function = f'${{aws_serverlessapplicationrepository_cloudformation_stack.{app_name}.outputs["RotationLambdaARN"]}}'
+    for secret in (s.connection_secret_name, s.migrator_secret_name):
+        addr, _ = c.db.named("aws_secretsmanager_secret", "name", secret)
+        rot = next((r for r in rotations.values()
+                    if r.get("secret_id") == ref("aws_secretsmanager_secret", addr, "arn")), None)
+        if rot is None:
+            problems.append(f"{secret}: no aws_secretsmanager_secret_rotation")
+            continue
+        days = rot.get("rotation_rules", {}).get("automatically_after_days")
+        if days != s.secret_rotation_days or rot.get("rotation_lambda_arn") != function:
+            problems.append(f"{secret}: every {days} d through {rot.get('rotation_lambda_arn')}")
+        if rot.get("rotate_immediately") is not False:
+            problems.append(f"{secret}: rotate_immediately must be false (the secret is empty until bootstrap)")
+    return problems
+
+
+def extended_support(c: Ctx) -> Check:
+    """Cost safety: RDS enrols an instance in paid Extended Support unless it opts out explicitly."""
+    want, got = c.s.engine_lifecycle_support, c.instance.get("engine_lifecycle_support")
+    cid = "EXTENDED-SUPPORT"
+    if got is None:
+        return failed(cid, TITLES[cid], want, "not set", "absent means RDS enrols the instance in paid "
+                      "Extended Support when the major version leaves standard support")
+    detail = "" if got.endswith("-disabled") else "opted IN to paid Extended Support by settings"
+    return compare(cid, TITLES[cid], want, got, detail)
+
+
 def net_lookup(c: Ctx) -> Check:
     i = c.instance
     params = {body.get("name"): name for name, body in c.db.data("aws_ssm_parameter").items()}
@@ -437,6 +517,8 @@ ASSERTIONS: tuple[tuple[str, str, Callable[[Ctx], Check | list[Check]]], ...] = 
     ("AC9", "Connection secret, secrets CMK, no value in Terraform", ac9_secret),
     ("SEC-NO-PASSWORD", "No password in Terraform; RDS-managed master secret", sec_no_password),
     ("SEC-MIGRATOR", "Migrator secret encrypted with the secrets CMK", sec_migrator),
+    ("SEC-ROTATION", "Connection and migrator secrets rotate through AWS's single-user function", sec_rotation),
+    ("EXTENDED-SUPPORT", "Extended Support opt-out set explicitly (cost safety)", extended_support),
     ("NET-LOOKUP", "Subnet group and security group looked up from SSM", net_lookup),
     ("PUBLIC-ACCESS", "Not publicly accessible", public_access),
     ("DELETION-PROTECTION", "Deletion protection", deletion_protection),
@@ -486,10 +568,12 @@ def check_environment(s: Settings, dirs: dict[str, Path]) -> Report:
     try:
         ctx = Ctx(s, baseline(s), Stack.load(db_dir))
     except (OSError, ValueError) as exc:
-        rep.add(errored(i, t, f"cannot read {db_dir}/cdk.tf.json: {exc}") for i, t, _ in ASSERTIONS)
+        rep.add(errored(i, t, f"cannot read {db_dir}/cdk.tf.json: {exc}")
+                for i, t in [*((i, t) for i, t, _ in ASSERTIONS), (policy.SUMMARY_ID, policy.SUMMARY_TITLE)])
     else:
         for cid, title, fn in ASSERTIONS:
             rep.add(run_check(cid, title, lambda fn=fn: fn(ctx)))
+        rep.add(policy.checks(s, db_dir / "cdk.tf.json", _instance_or_empty(ctx)))
     rep.add(network_checks(s, dirs))
     return rep
 
@@ -541,9 +625,16 @@ def init_offline(directory: Path, mirror: str) -> terraform.Result:
     return res
 
 
+def _instance_or_empty(ctx: Ctx) -> dict[str, Any]:
+    try:
+        return ctx.instance
+    except LookupError:
+        return {}
+
+
 def _all_error(s: Settings, reason: str) -> Report:
     rep = Report(s.environment, STAGE)
-    ids = [*TF_CHECKS, *[(i, t) for i, t, _ in ASSERTIONS], *NET_CHECKS]
+    ids = [*TF_CHECKS, *[(i, t) for i, t, _ in ASSERTIONS], (policy.SUMMARY_ID, policy.SUMMARY_TITLE), *NET_CHECKS]
     rep.add(errored(i, t, reason) for i, t in ids)
     return rep
 

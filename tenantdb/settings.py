@@ -69,6 +69,16 @@ _PROJECT = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 _ROLE_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 
 
+EMULATOR_UNSUPPORTED: dict[str, str] = {
+    "aws_serverlessapplicationrepository_cloudformation_stack":
+        "moto has no Serverless Application Repository (and its Lambda needs docker to run the function)",
+    "aws_secretsmanager_secret_rotation":
+        "needs the rotation function above; RotateSecret would invoke it",
+}
+"""The one list of Terraform resource types the stacks leave out where AWS is an emulator, and why.
+Everything else is applied to the emulator exactly as to AWS. @see docs/local.md, docs/security.md."""
+
+
 class SettingsError(ValueError):
     """A settings value is invalid; ``str()`` is the one-line message."""
 
@@ -98,8 +108,11 @@ class Settings(BaseModel):
     auto_minor_version_upgrade: bool = True
     """Let RDS apply minor versions in the maintenance window. @default true @see checkov CKV_AWS_226."""
 
-    engine_lifecycle_support: str = "open-source-rds-extended-support-disabled"
-    """Opt out of paid RDS Extended Support. @default opt out @see issue 6 cost safety."""
+    engine_lifecycle_support: Literal["open-source-rds-extended-support-disabled",
+                                      "open-source-rds-extended-support"] = "open-source-rds-extended-support-disabled"
+    """Opt out of paid RDS Extended Support, into which RDS enrols an instance whose major version leaves
+    standard support (PostgreSQL 15: February 2028) unless it opts out. @default opt out
+    @see issue 6 cost safety, AWS RDS "Using Amazon RDS Extended Support"."""
 
     # ----- instance (AC2, AC3, task 1) --------------------------------------
     instance_class: str = "db.t3.medium"
@@ -228,8 +241,23 @@ class Settings(BaseModel):
     migrator_secret_name: str = "qualisys/database/migrator"
     """Secret holding the migrator's connection JSON. @default "qualisys/database/migrator" @see issue 5."""
 
-    secret_rotation_days: int = Field(90, ge=1, le=365)
-    """Rotation period of the connection secret. @default 90 @see task 6.3."""
+    secret_rotation_days: int = Field(90, ge=1, le=90)
+    """Rotation period of the connection and migrator secrets, at most 90 days (checkov CKV_AWS_304).
+    @default 90 @see task 6.3, docs/security.md."""
+
+    rotation_application_id: str = (
+        "arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSPostgreSQLRotationSingleUser")
+    """AWS's PostgreSQL single-user rotation function in the Serverless Application Repository (aws partition).
+    @default SecretsManagerRDSPostgreSQLRotationSingleUser @see issue 6, AWS CDK SecretRotationApplication."""
+
+    rotation_application_version: str = Field("1.1.671", pattern=r"^\d+\.\d+\.\d+$")
+    """Pinned semantic version of the rotation application. @default 1.1.671 (what AWS CDK's
+    SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER lists for the aws partition) @see issue 6."""
+
+    rotation_https_egress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    """Where the rotation function may open HTTPS (443) to reach Secrets Manager (a NAT gateway or an
+    interface endpoint of the network layer). @default anywhere; narrow it to the VPC's CIDR when the
+    network layer provides a Secrets Manager VPC endpoint @see docs/security.md."""
 
     secret_recovery_window_days: int = Field(7, ge=0, le=30)
     """Recovery window of a deleted secret (0 deletes at once). @default 7 @see AWS DeleteSecret."""
@@ -282,6 +310,10 @@ class Settings(BaseModel):
 
     provider_mirror: str = "/opt/tf-plugins"
     """Terraform provider filesystem mirror root. @default "/opt/tf-plugins" @see TOOLCHAIN.md."""
+
+    checkov_path: str = ".tools/checkov/bin/checkov"
+    """The checkov the policy gate of `tenantdb check` runs (project-relative or absolute; installed by
+    scripts/setup from tools-requirements.txt). @default ".tools/checkov/bin/checkov" @see issue 6, policy/checkov.toml."""
 
     access_stack: bool = False
     """Synthesize the declarative access stack (postgresql provider). @default false @see issue 8."""
@@ -441,6 +473,21 @@ class Settings(BaseModel):
     @property
     def irsa_policy_name(self) -> str:
         return f"{self.project}-{self.environment}-db-connection-read"
+
+    @property
+    def rotation_function_name(self) -> str:
+        """The Lambda function the rotation application creates (its ``functionName`` parameter)."""
+        return f"{self.project}-{self.environment}-db-secret-rotation"
+
+    @property
+    def rotation_security_group_name(self) -> str:
+        return f"{self.project}-{self.environment}-db-secret-rotation"
+
+    @property
+    def emulator_left_out(self) -> dict[str, str]:
+        """Resource types this environment's stacks leave out, with why: :data:`EMULATOR_UNSUPPORTED`
+        where AWS is an emulator (``aws_endpoint_url``), nothing on real AWS."""
+        return dict(EMULATOR_UNSUPPORTED) if self.aws_endpoint_url else {}
 
     @property
     def log_group_names(self) -> tuple[str, ...]:

@@ -177,6 +177,23 @@ def parameter_source_honoured() -> None:
     RDSResponse.describe_db_parameters = describe_db_parameters  # type: ignore[method-assign]
 
 
+# --- issue 6 (secret rotation): the rotation function's security group rules ---------
+def rule_descriptions_kept() -> None:
+    """A security group rule that references another group keeps its description.
+
+    AWS: DescribeSecurityGroupRules returns each rule's ``Description`` as set by
+    AuthorizeSecurityGroupIngress/Egress, whatever the rule's source
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_SecurityGroupRule.html).
+    moto reads the description only from an IP range, so a rule naming a group
+    (``UserIdGroupPairs``) loses it and every plan wants to set it again. This
+    returns the description the caller sent with the group pair; nothing else.
+    """
+    from moto.ec2.models.security_groups import SecurityGroupRule
+
+    SecurityGroupRule.description = property(  # type: ignore[method-assign,assignment]
+        lambda self: self.ip_range.get("Description") or (self.source_group or {}).get("Description"))
+
+
 def managed_iam_policies() -> None:
     """AWS managed IAM policies exist (e.g. service-role/AmazonRDSEnhancedMonitoringRole).
 
@@ -195,6 +212,7 @@ CORRECTIONS: tuple[Callable[[], None], ...] = (
     default_ca_is_current,
     master_secret_holds_master_user,
     parameter_source_honoured,
+    rule_descriptions_kept,
     managed_iam_policies,
 )
 

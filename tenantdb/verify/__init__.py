@@ -45,6 +45,11 @@ CHECKS: tuple[Spec, ...] = (
     Spec("PERF-INSIGHTS", "Performance Insights on, retained, encrypted", aws_checks.performance_insights, True),
     Spec("MONITORING", "Enhanced Monitoring", aws_checks.enhanced_monitoring, True),
     Spec("LOG-EXPORTS", "CloudWatch log exports", aws_checks.log_exports, True),
+    # issue 6: rotation of the application secrets and of the master secret; Extended Support opt-out.
+    Spec("SEC-ROTATION-APP", "Connection and migrator secrets rotate through the rotation function",
+         aws_checks.rotation_app, True),
+    Spec("SEC-ROTATION-MASTER", "Master secret rotated by RDS (managed rotation)", aws_checks.rotation_master, True),
+    Spec("EXTENDED-SUPPORT", "Extended Support opt-out (cost safety)", aws_checks.extended_support, True),
     # issue 5: the isolation posture (ISO-*, one catalog query) and the live probe (ISO-PROBE, ISO-PROBE-ROLE).
     Spec("ISO", "Tenant isolation posture", posture.iso_checks, False),  # type: ignore[arg-type]
     Spec("ISO-PROBE", probe.TITLE, probe.iso_probe, False),  # type: ignore[arg-type]

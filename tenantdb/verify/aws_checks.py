@@ -7,12 +7,13 @@ propagates and becomes ERROR (fail closed).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tenantdb import db
 from tenantdb.aws import SECRET_KEYS
-from tenantdb.report import Check, compare, failed, passed
+from tenantdb.report import Check, compare, failed, passed, skipped
 from tenantdb.verify.context import Context
 from tenantdb.verify.db_checks import ac1_server_version
 
@@ -225,3 +226,85 @@ def log_exports(ctx: Context) -> Check:
     s = ctx.settings
     got = sorted(ctx.instance.get("EnabledCloudwatchLogsExports") or [])
     return compare("LOG-EXPORTS", "CloudWatch log exports", sorted(s.log_exports), got)
+
+
+# ----- issue 6: rotation and cost safety ---------------------------------------------------------
+
+ROTATION_TYPES = ("aws_serverlessapplicationrepository_cloudformation_stack", "aws_secretsmanager_secret_rotation")
+OVERDUE_GRACE_S = 86400
+"""A rotation may run up to a day after NextRotationDate (Secrets Manager's rotation window)."""
+
+
+def rotation_app(ctx: Context) -> Check:
+    """Connection and migrator secrets: rotation on, every secret_rotation_days, through the function,
+    and the last rotation did not fail (no AWSPENDING version left beside AWSCURRENT, not overdue)."""
+    s = ctx.settings
+    id_, title = "SEC-ROTATION-APP", "Connection and migrator secrets rotate through the rotation function"
+    expected = f"rotation on, every {s.secret_rotation_days} d, function {s.rotation_function_name}, last one not failed"
+    metas = {name: ctx.aws.secrets.describe_secret(SecretId=name)
+             for name in (s.connection_secret_name, s.migrator_secret_name)}
+    left_out = [t for t in ROTATION_TYPES if t in s.emulator_left_out]
+    if left_out and not any(m.get("RotationEnabled") or m.get("RotationLambdaARN") for m in metas.values()):
+        return skipped(id_, title, f"emulator: left out for the emulator: {', '.join(left_out)} "
+                       f"({s.emulator_left_out[left_out[0]]}); the stack is asserted by tenantdb check "
+                       "SEC-ROTATION and the tests", expected)
+    problems, actual = [], []
+    for name, meta in metas.items():
+        problems += [f"{name}: {p}" for p in _rotation_problems(meta, s.secret_rotation_days, s.rotation_function_name)]
+        actual.append(f"{name}: {'on' if meta.get('RotationEnabled') else 'off'}, "
+                      f"{(meta.get('RotationRules') or {}).get('AutomaticallyAfterDays')} d, "
+                      f"{(meta.get('RotationLambdaARN') or 'no function').rsplit(':', 1)[-1]}")
+    return _verdict(id_, title, expected, "; ".join(actual), problems)
+
+
+def _rotation_problems(meta: dict[str, Any], days: int, function: str) -> list[str]:
+    problems = []
+    if not meta.get("RotationEnabled"):
+        problems.append("rotation is off")
+    got_days = (meta.get("RotationRules") or {}).get("AutomaticallyAfterDays")
+    if got_days != days:
+        problems.append(f"rotates every {got_days} days, expected {days}")
+    arn = meta.get("RotationLambdaARN") or ""
+    if not arn.endswith(f":function:{function}"):
+        problems.append(f"rotation function is {arn or 'none'}, expected {function}")
+    problems += _failed_rotation(meta)
+    return problems
+
+
+def _failed_rotation(meta: dict[str, Any]) -> list[str]:
+    """What Secrets Manager leaves after a failed rotation: an AWSPENDING version that never became
+    AWSCURRENT (the next RotateSecret is refused while it stays), or a rotation date long past."""
+    stuck = [v for v, stages in (meta.get("VersionIdsToStages") or {}).items()
+             if "AWSPENDING" in stages and "AWSCURRENT" not in stages]
+    problems = [f"version {v[:8]} is stuck in AWSPENDING (the last rotation failed; see the function's "
+                "CloudWatch logs)" for v in stuck]
+    nxt = meta.get("NextRotationDate")
+    if meta.get("RotationEnabled") and nxt is not None and nxt.timestamp() < time.time() - OVERDUE_GRACE_S:
+        problems.append(f"rotation overdue since {nxt:%Y-%m-%d} (the last attempt failed or never ran)")
+    return problems
+
+
+def rotation_master(ctx: Context) -> Check:
+    """The RDS-managed master secret keeps RDS's own rotation (managed rotation, no function)."""
+    id_, title = "SEC-ROTATION-MASTER", "Master secret rotated by RDS (managed rotation)"
+    secret = (ctx.instance.get("MasterUserSecret") or {}).get("SecretArn")
+    if not secret:
+        return failed(id_, title, "RDS-managed master secret", "none", "ManageMasterUserPassword is off")
+    meta = ctx.aws.secrets.describe_secret(SecretId=secret)
+    owner, on = meta.get("OwningService"), bool(meta.get("RotationEnabled"))
+    actual = f"owned by {owner or 'nobody'}, rotation {'on' if on else 'off'}"
+    if ctx.settings.aws_endpoint_url and owner == "rds" and not on:
+        return skipped(id_, title, "emulator: moto does not run RDS's managed rotation of the master "
+                       f"secret ({actual}); on AWS RDS turns it on (every 7 days by default)", "owned by rds, rotation on")
+    problems = [] if owner == "rds" else [f"the secret is owned by {owner or 'nobody'}, not RDS"]
+    problems += [] if on else ["rotation is off (RDS turns managed rotation on; someone cancelled it)"]
+    problems += _failed_rotation(meta)
+    return _verdict(id_, title, "owned by rds, rotation on", actual, problems)
+
+
+def extended_support(ctx: Context) -> Check:
+    """Cost safety: the instance opts out of paid RDS Extended Support as the settings say."""
+    s = ctx.settings
+    got = ctx.instance.get("EngineLifecycleSupport")
+    return compare("EXTENDED-SUPPORT", "Extended Support opt-out (cost safety)", s.engine_lifecycle_support,
+                   got or "not reported")
