@@ -1,0 +1,130 @@
+"""``bench/run [--quick] [--json] [--only NAMES]``: run every benchmark, print the figures.
+
+Default sizes are the ones the goals are stated for (and write the measured
+block of docs/performance.md and docs/bench-tenant-scale.png); ``--quick`` is a
+CI smoke run (small sizes, one repeat, the local pipeline not run) that writes
+nothing. ``--json`` prints ``[{"name", "figure", "floor", "ratio", "goal", "met", ...}]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import doc
+from bench.measure import Figure, load_average, machine, skipped
+from bench.server import BenchServer
+
+ROOT = Path(__file__).resolve().parent.parent
+PLOT = ROOT / "docs" / "bench-tenant-scale.png"
+
+BENCHMARKS = ("synth", "bootstrap", "tenants", "rls", "local")
+# Names a run always reports (so a benchmark that could not run still shows, as not met).
+EXPECTED = {
+    "synth": [("synth.time", "s", "<= 1.2x floor"), ("synth.peak_memory", "GiB", "< 1 GiB")],
+    "bootstrap": [("bootstrap.fresh.sql_work", "s", "<= 1.5x floor"), ("bootstrap.rerun.sql_work", "s", "<= 1.5x floor"),
+                  ("bootstrap.fresh.command", "s", "< 2 s"), ("bootstrap.rerun.command", "s", "< 1 s"),
+                  ("bootstrap.rerun.round_trips", "round trips", "<= 10 round trips")],
+    "tenants": [("tenants.posture.goal", "s", "< 2 s"), ("tenants.posture.growth", "x", "linear or better"),
+                ("verify.db.round_trips", "round trips", "<= 10 round trips")],
+    "rls": [("rls.point_read", "tps", ">= 0.95x baseline (<= 5% loss)"),
+            ("rls.range_scan", "tps", ">= 0.95x baseline (<= 5% loss)"),
+            ("rls.insert", "tps", ">= 0.95x baseline (<= 5% loss)"),
+            ("rls.explain.tenant_index", "bool", "the tenant index is used under the policy")],
+    "local": [("local.up.cold", "s", None), ("local.up.warm", "s", None), ("verify.aws.api_calls", "calls", None)],
+}
+
+
+def sizes(quick: bool) -> dict[str, object]:
+    if quick:
+        return {"repeats": 1, "checkpoints": [10, 30], "sample": 3, "batch": 10,
+                "rls_tenants": 50, "rls_rows": 20_000, "rls_seconds": 2}
+    return {"repeats": 5, "checkpoints": [500, 1000, 2000, 3500, 5000], "sample": 10, "batch": 25,
+            "rls_tenants": 500, "rls_rows": 1_000_000, "rls_seconds": 10}
+
+
+def _runners(quick: bool, server: Callable[[], BenchServer]) -> dict[str, Callable[[], list[Figure]]]:
+    from bench import b_bootstrap, b_local, b_rls, b_synth, b_tenants
+
+    z = sizes(quick)
+    reps = int(z["repeats"])  # type: ignore[arg-type]
+    return {
+        "synth": lambda: b_synth.run(1 if quick else 3),
+        "bootstrap": lambda: b_bootstrap.run(server(), reps),
+        "tenants": lambda: b_tenants.run(server(), z["checkpoints"], z["sample"], reps, z["batch"],  # type: ignore[arg-type]
+                                         None if quick else PLOT),
+        "rls": lambda: b_rls.run(server(), z["rls_tenants"], z["rls_rows"], z["rls_seconds"],  # type: ignore[arg-type]
+                                 1 if quick else 3),
+        "local": (lambda: [skipped(n, u, g, "--quick (a cold local up takes 3-4 min)") for n, u, g in EXPECTED["local"]])
+        if quick else b_local.run,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, one repeat, no local pipeline; writes nothing")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {', '.join(BENCHMARKS)}")
+    args = ap.parse_args(argv)
+    chosen = [b.strip() for b in args.only.split(",") if b.strip()]
+    unknown = [b for b in chosen if b not in BENCHMARKS]
+    if unknown:
+        print(f"bench/run: --only {','.join(unknown)}: unknown; use {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+
+    started = dt.datetime.now(dt.timezone.utc)
+    load_before = load_average()
+    holder: list[BenchServer] = []
+
+    def server() -> BenchServer:
+        if not holder:
+            holder.append(BenchServer().start())
+        return holder[0]
+
+    figures: list[Figure] = []
+    timings: dict[str, float] = {}
+    try:
+        runners = _runners(args.quick, server)
+        for name in chosen:
+            t0 = time.perf_counter()
+            print(f"bench: {name} ...", file=sys.stderr, flush=True)
+            try:
+                got = runners[name]()
+            except Exception as exc:  # noqa: BLE001 - a benchmark that fails is reported, not hidden
+                traceback.print_exc(file=sys.stderr)
+                got = [skipped(n, u, g, f"{type(exc).__name__}: {str(exc)[:200]}") for n, u, g in EXPECTED[name]]
+            figures += _complete(name, got)
+            timings[name] = time.perf_counter() - t0
+            print(f"bench: {name} done in {timings[name]:.0f} s", file=sys.stderr, flush=True)
+    finally:
+        for s in holder:
+            s.close()
+    meta = {"date": started.strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+            "load_before": load_before, "load_after": load_average(), "quick": args.quick,
+            "timings": {k: round(v) for k, v in timings.items()}}
+    if not args.quick and chosen == list(BENCHMARKS):
+        doc.write(ROOT / "docs" / "performance.md", figures, meta, PLOT)
+    if args.json:
+        print(json.dumps([f.to_json() for f in figures], indent=1))
+    else:
+        print(doc.table(figures))
+        print(f"\n{meta['date']} · {meta['machine']} · load {meta['load_before']} -> {meta['load_after']}")
+    return 0
+
+
+def _complete(name: str, got: list[Figure]) -> list[Figure]:
+    """Every expected name present: a goal-bearing figure that is missing counts as not met."""
+    have = {f.name.split("@")[0] for f in got}
+    missing = [skipped(n, u, g, "the benchmark did not produce it") for n, u, g in EXPECTED[name]
+               if n not in have]
+    return got + missing
+
+
+if __name__ == "__main__":
+    sys.exit(main())
