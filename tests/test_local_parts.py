@@ -4,6 +4,7 @@ the overlay writer, and the errors `local` gives before starting anything."""
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import threading
@@ -115,8 +116,14 @@ def test_local_commands_refuse_other_environments():
         pipeline.up(settings_mod.load("dev"))
 
 
-def test_up_refuses_a_port_taken_by_another_server(tmp_path):
+def test_up_refuses_a_port_taken_by_another_server():
+    import shutil
     import socket
+    import tempfile
+    from pathlib import Path
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="tenantdb-busy-", dir="/tmp"))
+    os.chmod(tmp_path, 0o755)  # reachable by the postgres user (the preflight checks it)
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -128,6 +135,7 @@ def test_up_refuses_a_port_taken_by_another_server(tmp_path):
             pipeline.up(s, progress=Progress(err, live=False))
     assert "FAILED emulator" in err.getvalue()
     assert not (tmp_path / "st" / "moto.json").exists()
+    shutil.rmtree(tmp_path)
 
 
 def test_down_with_nothing_running_says_so(tmp_path, capsys):
@@ -140,3 +148,14 @@ def test_instance_memory_from_the_class_the_emulator_reports():
     assert pipeline.instance_memory_bytes({"DBInstanceClass": "db.t3.medium"}) == 4 * 1024**3
     with pytest.raises(ToolkitError, match="memory unknown"):
         pipeline.instance_memory_bytes({"DBInstanceClass": "db.x99.huge"})
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the postgres user only matters when running as root")
+def test_up_refuses_a_state_dir_postgres_cannot_reach_before_starting_anything(tmp_path):
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    s = settings_mod.load("local", None, local_state_dir=str(private / "state"))
+    err = io.StringIO()
+    with pytest.raises(ToolkitError, match="not searchable by the postgres user"):
+        pipeline.up(s, progress=Progress(err, live=False))
+    assert err.getvalue() == "" and not (private / "state").exists()

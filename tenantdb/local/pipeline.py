@@ -52,6 +52,7 @@ def up(settings: Settings, fmt: str = "table", overlay: str | os.PathLike[str] |
     _require_local(settings)
     directory = state.state_dir(settings.local_state_dir)
     progress = progress or Progress()
+    _preflight(directory)
     with state.locked(directory):
         with progress.stage("emulator (moto + fidelity layer)"):
             _ensure_emulator(settings, directory, progress)
@@ -93,6 +94,20 @@ def up(settings: Settings, fmt: str = "table", overlay: str | os.PathLike[str] |
 def _require_local(settings: Settings) -> None:
     if settings.environment != "local" or not settings.aws_endpoint_url:
         raise ToolkitError(f"local up/down/status work on the local environment only, not {settings.environment}")
+
+
+def _preflight(directory: Path) -> None:
+    """Refuse, before starting anything, a state directory the postgres user cannot reach.
+
+    As root the cluster runs as ``postgres`` (initdb refuses root), so every
+    parent of the state directory must be searchable by others.
+    """
+    if os.geteuid() != 0:
+        return
+    for parent in reversed(directory.parents):
+        if parent.exists() and not os.stat(parent).st_mode & 0o001:
+            raise ToolkitError(f"local_state_dir {directory}: {parent} is not searchable by the postgres user "
+                               "(the cluster runs as postgres); chmod o+x it or choose another local_state_dir")
 
 
 def _ensure_emulator(settings: Settings, directory: Path, progress: Progress) -> emulator.Emulator:
