@@ -26,6 +26,17 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeou
 SECRET_KEYS: tuple[str, ...] = ("engine", "host", "port", "dbname", "database", "username", "password", "uri")
 
 
+def _get_secret_error(secret_id: str, exc: ClientError) -> str:
+    """One line for a failed GetSecretValue: the code, and the fix when it is known (issue 6, faults)."""
+    err = exc.response.get("Error", {})
+    code, message = err.get("Code", "") or "failed", str(err.get("Message", "")).lower()
+    line = f"secretsmanager:GetSecretValue {secret_id}: {code}"
+    if "marked for deletion" in message or "marked deleted" in message:  # AWS's wording, moto's
+        line += (f"; the secret is scheduled for deletion: restore it (aws secretsmanager restore-secret "
+                 f"--secret-id {secret_id}), then rerun")
+    return line
+
+
 class Aws:
     """Clients for one environment. Cheap to build; clients are created on first use."""
 
@@ -76,14 +87,15 @@ class Aws:
         try:
             raw = self.secrets.get_secret_value(SecretId=secret_id)["SecretString"]
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            raise ToolkitError(f"secretsmanager:GetSecretValue {secret_id}: {code or 'failed'}") from None
+            raise ToolkitError(_get_secret_error(secret_id, exc)) from None
         except (BotoCoreError, KeyError) as exc:
             raise ToolkitError(f"secretsmanager:GetSecretValue {secret_id}: {type(exc).__name__}") from None
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
-            raise ToolkitError(f"secret {secret_id}: value is not JSON") from None
+            # issue 6 (faults): say the fix; the value itself is never shown.
+            raise ToolkitError(f"secret {secret_id}: value is not JSON; put a JSON object back (for the "
+                               "connection secret: '{}' and rerun the bootstrap, which writes a new password)") from None
         if not isinstance(value, dict):
             raise ToolkitError(f"secret {secret_id}: value is not a JSON object")
         return value
@@ -101,8 +113,7 @@ class Aws:
                 except ClientError:
                     raise ToolkitError(f"secret {secret_id} not found; deploy {self.settings.stack_id} first") from None
                 return False
-            raise ToolkitError(f"secretsmanager:GetSecretValue {secret_id}: "
-                               f"{exc.response.get('Error', {}).get('Code', 'failed')}") from None
+            raise ToolkitError(_get_secret_error(secret_id, exc)) from None
 
     def put_secret_json(self, secret_id: str, value: dict[str, Any]) -> None:
         """Write a new AWSCURRENT version. The value never appears in errors."""

@@ -214,3 +214,115 @@ def test_bootstrap_killed_with_sigterm_halfway_then_rerun_converges(pg_fresh, pg
                       "--format", "json")
     assert verify.returncode == 0, verify.stdout[-3000:]
     assert pg_super.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == [(0,)]
+
+
+# ----- secrets gone wrong, on the session's local environment --------------------------
+
+@pytest.fixture(scope="module")
+def local_aws(local_cold_up: Run, local_settings: settings_mod.Settings):
+    from tenantdb.aws import Aws
+
+    assert local_cold_up.returncode == 0, local_cold_up.stderr[-3000:]
+    return Aws(local_settings)
+
+
+def raw_secret(aws, secret_id: str) -> str:
+    return aws.secrets.get_secret_value(SecretId=secret_id)["SecretString"]
+
+
+def verify_checks(local_cli: LocalCli) -> tuple[Run, dict[str, dict]]:
+    run = local_cli("verify", "--env", "local", "--format", "json")
+    return run, {c["id"]: c for c in json.loads(run.stdout)["checks"]}
+
+
+def test_connection_secret_deleted(local_cli: LocalCli, local_aws, local_settings) -> None:
+    """Someone deleted the connection secret (pending deletion, as DeleteSecret leaves it)."""
+    name = local_settings.connection_secret_name
+    local_aws.secrets.delete_secret(SecretId=name, RecoveryWindowInDays=7)
+    try:
+        boot = local_cli("bootstrap", "--env", "local")
+        line = assert_one_line_error(boot, 1, name, "scheduled for deletion", "restore-secret")
+        run, checks = verify_checks(local_cli)
+    finally:
+        local_aws.secrets.restore_secret(SecretId=name)
+    assert run.returncode == 1
+    assert checks["AC9"]["status"] in ("FAIL", "ERROR") and "restore-secret" in checks["AC9"]["detail"]
+    print(f"\nconnection secret deleted: bootstrap: {line}\n  verify AC9 {checks['AC9']['status']}: "
+          f"{checks['AC9']['detail']}", file=sys.stderr)
+    assert local_cli("verify", "--env", "local").returncode == 0  # restored: back to passing
+
+
+def test_connection_secret_malformed(local_cli: LocalCli, local_aws, local_settings) -> None:
+    name = local_settings.connection_secret_name
+    good = raw_secret(local_aws, name)
+    local_aws.secrets.put_secret_value(SecretId=name, SecretString='{"username": "app_user", "password": ')
+    try:
+        boot = local_cli("bootstrap", "--env", "local")
+        line = assert_one_line_error(boot, 1, name, "not JSON", "rerun the bootstrap")
+        run, checks = verify_checks(local_cli)
+    finally:
+        local_aws.secrets.put_secret_value(SecretId=name, SecretString=good)
+    assert run.returncode == 1
+    assert checks["AC9"]["status"] in ("FAIL", "ERROR") and "not JSON" in checks["AC9"]["detail"]
+    print(f"\nconnection secret malformed: bootstrap: {line}\n  verify AC9 {checks['AC9']['status']}: "
+          f"{checks['AC9']['detail']}", file=sys.stderr)
+
+
+def test_master_secret_missing_its_password(local_cli: LocalCli, local_aws, local_settings) -> None:
+    arn = local_aws.instance()["MasterUserSecret"]["SecretArn"]
+    good = raw_secret(local_aws, arn)
+    username = json.loads(good)["username"]
+    local_aws.secrets.put_secret_value(SecretId=arn, SecretString=json.dumps({"username": username}))
+    try:
+        boot = local_cli("bootstrap", "--env", "local")
+        line = assert_one_line_error(boot, 1, "master secret", "missing username or password key")
+        run, checks = verify_checks(local_cli)
+    finally:
+        local_aws.secrets.put_secret_value(SecretId=arn, SecretString=good)
+    assert run.returncode == 1
+    for id_ in ("AC6-LIVE", "AC7", "AC8", "AC10"):  # every database check needs the master's login
+        assert checks[id_]["status"] == "ERROR" and "missing username or password" in checks[id_]["detail"]
+    assert not any(c["status"] == "PASS" for id_, c in checks.items() if id_.startswith(("ISO", "AC7", "AC8")))
+    print(f"\nmaster secret without password: bootstrap: {line}", file=sys.stderr)
+
+
+# ----- two `local up` at once --------------------------------------------------------------
+
+def test_two_local_ups_at_once_serialize_and_both_end_correct(local_cli: LocalCli, local_cold_up: Run) -> None:
+    import threading
+
+    assert local_cold_up.returncode == 0
+    started = time.monotonic()
+    args = ("local", "up", "--format", "json")
+    procs = [local_cli.popen(*args) for _ in range(2)]
+    lines: dict[int, list[tuple[float, str]]] = {0: [], 1: []}  # stderr, each line with when it came
+
+    def read(i: int) -> None:
+        for line in procs[i].stderr:
+            lines[i].append((time.monotonic(), line))
+
+    readers = [threading.Thread(target=read, args=(i,)) for i in range(2)]
+    for r in readers:
+        r.start()
+    outs = [p.stdout.read() for p in procs]  # stderr is the readers'
+    for p in procs:
+        p.wait(timeout=900)
+    for r in readers:
+        r.join(10)
+
+    def when(i: int, text: str) -> float:
+        return next(at for at, line in lines[i] if text in line)
+
+    for i, p in enumerate(procs):
+        err = "".join(line for _, line in lines[i])
+        local_cli.runs.append(Run(args, p.returncode, outs[i], err, time.monotonic() - started))
+        assert p.returncode == 0, err[-3000:]
+        assert [c["id"] for c in json.loads(outs[i])["checks"] if c["status"] not in ("PASS", "SKIP")] == []
+        boot = next(line for _, line in lines[i] if "bootstrap" in line and line.strip().startswith("ok"))
+        assert " 0 of " in boot, boot  # each found the database as it should be
+    # Serialized: the second began its first stage (under the lock) only after the first's last one ended.
+    first, second = sorted((0, 1), key=lambda i: when(i, "... emulator"))
+    assert when(second, "... emulator") > when(first, "ok verify")
+    print(f"\ntwo local ups at once: the first done in {when(first, 'ok verify') - started:.0f} s, the second "
+          f"began {when(second, '... emulator') - started:.0f} s in and was done in "
+          f"{when(second, 'ok verify') - started:.0f} s", file=sys.stderr)
