@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -45,26 +44,21 @@ def tenantdb(overlay: Path, *args: str, timeout: float = 1200) -> Run:
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
 
+# The environment is the session's one `local up` (tests/fixtures_local.py), shared with
+# test_faults.py, test_load.py and test_no_secrets.py; the `down` tests run last.
 @pytest.fixture(scope="module")
-def overlay() -> Path:
-    base = Path(tempfile.mkdtemp(prefix="tenantdb-local-", dir="/tmp"))
-    path = apply.emulator_overlay(base / "overlay.toml", {"local": {
-        "local_state_dir": str(base / "state"),
-        "local_moto_port": emulator.free_port(),
-        "local_postgres_port": emulator.free_port(),
-    }})
-    yield path
-    tenantdb(path, "local", "down")  # whatever a failed test left running
+def overlay(local_overlay: Path) -> Path:
+    return local_overlay
 
 
 @pytest.fixture(scope="module")
-def local(overlay: Path) -> settings_mod.Settings:
-    return settings_mod.load("local", overlay)
+def local(local_settings: settings_mod.Settings) -> settings_mod.Settings:
+    return local_settings
 
 
 @pytest.fixture(scope="module")
-def cold_up(overlay: Path) -> Run:
-    return tenantdb(overlay, "local", "up", "--format", "json")
+def cold_up(local_cold_up: Run) -> Run:
+    return local_cold_up
 
 
 def test_cold_up_passes_every_check(cold_up: Run, local: settings_mod.Settings) -> None:
@@ -143,7 +137,8 @@ def test_status_says_what_runs_where(cold_up: Run, overlay: Path, local: setting
     assert "running" in table.stdout and local.db_endpoint in table.stdout
 
 
-def test_down_waits_for_a_running_up(cold_up: Run, overlay: Path, local: settings_mod.Settings) -> None:
+def test_down_waits_for_a_running_up(cold_up: Run, overlay: Path, local: settings_mod.Settings,
+                                     local_down_last: None) -> None:
     """`local up` and `local down` share one lock: down cannot pull the state away under an up."""
     directory = state.state_dir(local.local_state_dir)
     held, release = threading.Event(), threading.Event()
@@ -174,7 +169,8 @@ def test_down_waits_for_a_running_up(cold_up: Run, overlay: Path, local: setting
         assert not rec.running
 
 
-def test_down_left_no_process_and_no_state(cold_up: Run, overlay: Path, local: settings_mod.Settings) -> None:
+def test_down_left_no_process_and_no_state(cold_up: Run, overlay: Path, local: settings_mod.Settings,
+                                           local_down_last: None) -> None:
     directory = state.state_dir(local.local_state_dir)
     assert not directory.exists()
     moto_port = int(local.aws_endpoint_url.rsplit(":", 1)[1])
