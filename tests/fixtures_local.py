@@ -82,6 +82,7 @@ def local_overlay() -> Path:
     if os.environ.get(REUSE_VAR):
         return Path(os.environ[REUSE_VAR])
     base = Path(tempfile.mkdtemp(prefix="tenantdb-local-", dir="/tmp"))
+    os.chmod(base, 0o755)  # the cluster runs as the postgres user, who must reach the state directory
     return apply.emulator_overlay(base / "overlay.toml", {"local": {
         "local_state_dir": str(base / "state"),
         "local_moto_port": emulator.free_port(),
