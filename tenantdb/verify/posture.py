@@ -87,24 +87,25 @@ tenant_schemas AS (
   SELECT n.oid, n.nspname, n.nspowner FROM pg_namespace n
   WHERE starts_with(n.nspname, %(prefix)s::text) OR n.nspname IN (SELECT schema_name FROM {registry})
 ),
-scoped AS (
-  SELECT c.oid, c.oid::regclass::text AS name, c.relkind, c.relispartition, c.relrowsecurity AS rls,
-         c.relforcerowsecurity AS forced, c.relowner,
-         EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id'
-                 AND NOT a.attisdropped) AS has_tenant_id
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, ctx
+scoped AS (   -- names are rendered only for findings: regclass output per table costs at scale
+  SELECT c.oid, c.relkind, c.relispartition, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, c.relowner,
+         c.oid IN (SELECT a.attrelid FROM pg_attribute a WHERE a.attname = 'tenant_id' AND NOT a.attisdropped)
+           AS has_tenant_id
+  FROM pg_class c, ctx
   WHERE c.relkind IN ('r', 'p')
-    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
+    AND c.relnamespace NOT IN (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema')
+                               OR nspname ~ '^pg_(toast|temp_)')
     AND c.oid IS DISTINCT FROM ctx.registry
     AND (c.relnamespace IN (SELECT oid FROM tenant_schemas)
-         OR EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id'
-                    AND NOT a.attisdropped))
+         OR c.oid IN (SELECT a.attrelid FROM pg_attribute a WHERE a.attname = 'tenant_id' AND NOT a.attisdropped))
 ),
-pol AS (   -- policies on scoped tables that app_user is subject to
-  SELECT p.oid, p.polrelid, p.polname, p.polpermissive, p.polcmd,
-         pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS chk,
-         EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_policy'::regclass AND d.objid = p.oid
-                   AND d.refclassid = 'pg_proc'::regclass AND d.refobjid = ctx.ctf) AS uses_ctx
+pol AS (   -- policies on scoped tables that app_user is subject to (expressions deparsed only for findings)
+  SELECT p.oid, p.polrelid, p.polname, p.polpermissive, p.polcmd, p.polqual, p.polwithcheck,
+         p.oid IN (SELECT d.objid FROM pg_depend d WHERE d.classid = 'pg_policy'::regclass
+                     AND d.refclassid = 'pg_proc'::regclass AND d.refobjid = (SELECT ctf FROM ctx)) AS uses_ctx,
+         -- a top-level constant (USING (true)): the only always-true form the catalog shows without deparsing
+         left(p.polqual::text, 7) = chr(123) || 'CONST ' OR left(p.polwithcheck::text, 7) = chr(123) || 'CONST '
+           AS constant
   FROM pg_policy p, ctx
   WHERE p.polrelid IN (SELECT oid FROM scoped)
     AND (0 = ANY (p.polroles) OR EXISTS (SELECT FROM unnest(p.polroles) pr WHERE pg_has_role(ctx.app, pr, 'USAGE')))
@@ -130,7 +131,7 @@ all_views AS (
 ),
 findings(check_id, object, problem, fix) AS (
   -- ISO-RLS / ISO-PARTITION
-  SELECT CASE WHEN s.relispartition THEN 'ISO-PARTITION' ELSE 'ISO-RLS' END, s.name,
+  SELECT CASE WHEN s.relispartition THEN 'ISO-PARTITION' ELSE 'ISO-RLS' END, s.oid::regclass::text,
          concat_ws(', ', CASE WHEN NOT s.rls THEN 'RLS off' END, CASE WHEN NOT s.forced THEN 'not forced' END,
                    CASE WHEN NOT EXISTS (SELECT FROM pol WHERE pol.polrelid = s.oid AND pol.polpermissive
                                          AND pol.uses_ctx) THEN 'no tenant-context policy' END)
@@ -142,9 +143,9 @@ findings(check_id, object, problem, fix) AS (
   FROM scoped s WHERE s.oid NOT IN (SELECT oid FROM isolated)
   UNION ALL
   -- ISO-OWNER
-  SELECT 'ISO-OWNER', s.name, 'owned by ' || pg_get_userbyid(s.relowner) || CASE WHEN s.relowner <> ctx.app
+  SELECT 'ISO-OWNER', s.oid::regclass::text, 'owned by ' || pg_get_userbyid(s.relowner) || CASE WHEN s.relowner <> ctx.app
            THEN ', which ' || %(app)s::text || ' can act as' ELSE '' END,
-         CASE WHEN s.relowner = ctx.app THEN format('ALTER TABLE %%s OWNER TO %%I', s.name, %(migrator)s::text)
+         CASE WHEN s.relowner = ctx.app THEN format('ALTER TABLE %%s OWNER TO %%I', s.oid::regclass::text, %(migrator)s::text)
               ELSE format('REVOKE %%I FROM %%I', pg_get_userbyid(s.relowner), %(app)s::text) END
   FROM scoped s, ctx WHERE pg_has_role(ctx.app, s.relowner, 'MEMBER')
   UNION ALL
@@ -155,11 +156,11 @@ findings(check_id, object, problem, fix) AS (
   FROM tenant_schemas t, ctx WHERE pg_has_role(ctx.app, t.nspowner, 'MEMBER')
   UNION ALL
   -- ISO-GRANTS
-  SELECT 'ISO-GRANTS', s.name, 'app_user may ' || string_agg(p.priv, ', ' ORDER BY p.priv),
-         format('REVOKE %%s ON %%s FROM %%I, PUBLIC', string_agg(p.priv, ', ' ORDER BY p.priv), s.name, %(app)s::text)
+  SELECT 'ISO-GRANTS', s.oid::regclass::text, 'app_user may ' || string_agg(p.priv, ', ' ORDER BY p.priv),
+         format('REVOKE %%s ON %%s FROM %%I, PUBLIC', string_agg(p.priv, ', ' ORDER BY p.priv), s.oid::regclass::text, %(app)s::text)
   FROM scoped s, ctx, unnest(ARRAY['TRUNCATE', 'REFERENCES', 'TRIGGER']) p(priv)
   WHERE has_table_privilege(ctx.app, s.oid, p.priv)
-  GROUP BY s.name
+  GROUP BY s.oid::regclass::text
   UNION ALL
   SELECT 'ISO-GRANTS', ctx.registry::regclass::text, 'app_user may ' || string_agg(p.priv, ', ' ORDER BY p.priv),
          format('REVOKE ALL ON %%s FROM %%I, PUBLIC', ctx.registry::regclass::text, %(app)s::text)
@@ -170,10 +171,14 @@ findings(check_id, object, problem, fix) AS (
   -- ISO-PERMISSIVE
   SELECT 'ISO-PERMISSIVE', format('policy %%I on %%s', pol.polname, pol.polrelid::regclass::text),
          CASE WHEN NOT pol.uses_ctx THEN 'applies to app_user and does not use the tenant context'
-              ELSE 'is always true' END || ' (' || coalesce(pol.qual, pol.chk, 'no expression') || ')',
+              ELSE 'is always true' END || ' (' || coalesce(pg_get_expr(pol.polqual, pol.polrelid),
+                                                            pg_get_expr(pol.polwithcheck, pol.polrelid),
+                                                            'no expression') || ')',
          format('DROP POLICY %%I ON %%s (or make it AS RESTRICTIVE, or TO %%I only)', pol.polname,
                 pol.polrelid::regclass::text, %(admin)s::text)
-  FROM pol WHERE pol.polpermissive AND (NOT pol.uses_ctx OR pol.qual = 'true' OR pol.chk = 'true')
+  FROM pol WHERE pol.polpermissive AND (NOT pol.uses_ctx
+                                        OR (pol.constant AND 'true' IN (pg_get_expr(pol.polqual, pol.polrelid),
+                                                                        pg_get_expr(pol.polwithcheck, pol.polrelid))))
   UNION ALL
   -- ISO-VIEW
   SELECT 'ISO-VIEW', c.oid::regclass::text,
