@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,9 @@ pytestmark = pytest.mark.slow
 
 ENVS = ("dev", "staging", "prod")
 AWS_SIDE = {spec.id for spec in verify.CHECKS if spec.needs_aws}
+# issue 6: what the emulator cannot host (settings.EMULATOR_UNSUPPORTED) is left out; these checks SKIP
+# there with the reason, and only there.
+EMULATOR_SKIPS = {"SEC-ROTATION-APP", "SEC-ROTATION-MASTER"}
 
 
 @pytest.fixture(scope="module", params=ENVS)
@@ -55,6 +59,7 @@ def live(env: str, applied_env) -> Iterator[tuple[object, Cluster]]:
         yield applied, cluster
     finally:
         cluster.destroy()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def cli(overlay: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -79,6 +84,7 @@ def test_apply_then_plan_shows_no_changes(env: str, applied_env) -> None:
     applied = applied_env(env)
     assert applied.settings.environment == env
     assert applied.drift_after_apply == []
+    print(f"\n{env}: left out for the emulator: {', '.join(applied.settings.emulator_left_out)}", file=sys.stderr)
     print(f"\n{env}: apply {applied.timings['apply']:.0f} s, plan {applied.timings['plan']:.0f} s", file=sys.stderr)
 
 
@@ -107,8 +113,12 @@ def test_bootstrap_and_verify_pass_every_check(env: str, live, tmp_path: Path) -
     rep = json.loads(run.stdout)
     statuses = {c["id"]: c["status"] for c in rep["checks"]}
     assert AWS_SIDE <= set(statuses)
-    assert {i: st for i, st in statuses.items() if i in AWS_SIDE and st != "PASS"} == {}
-    assert [(c["id"], c["status"], c["detail"]) for c in rep["checks"] if c["status"] != "PASS"] == []
+    skips = {c["id"]: c["detail"] for c in rep["checks"] if c["status"] == "SKIP"}
+    assert set(skips) <= EMULATOR_SKIPS and all(d.startswith("emulator:") for d in skips.values()), skips
+    print(f"\n{env}: SKIP where AWS is an emulator: {skips}", file=sys.stderr)
+    assert {i: st for i, st in statuses.items() if i in AWS_SIDE and st != "PASS" and i not in skips} == {}
+    assert [(c["id"], c["status"], c["detail"]) for c in rep["checks"]
+            if c["status"] != "PASS" and c["id"] not in skips] == []
     assert run.returncode == 0
 
 
