@@ -125,20 +125,48 @@ def run(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = No
         on, version = db.tls_info(admin)
         result = Result(s.environment, mt.target.describe(), f"TLS {version}" if on else "NO TLS")
         _lock(admin)
+        if s.access_stack:
+            _require_access_roles(admin, s)  # pg_roles is cluster-wide
         result.steps.append(_database_step(admin, s))
         with db.connect(mt.target.with_db(s.db_name), s, application_name="tenantdb-bootstrap") as conn:
             values = placeholders(s)
             for path in sqlfiles.files():
                 name = sqlfiles.step_name(path)
-                result.steps.append(_guard(name, lambda: _file_step(conn, s, path, name, values)))
+                if s.access_stack and name in ACCESS_STACK_STEPS:
+                    result.steps.append(Step(name, False, ACCESS_SKIP.format(stack=s.access_stack_id), skipped=True))
+                else:
+                    result.steps.append(_guard(name, lambda: _file_step(conn, s, path, name, values)))
                 if name == "roles":
                     result.steps.append(_guard("app-password",
                                                lambda: _password_step(conn, s, mt, endpoint, rotate_app_password)))
             # issue 5: the migrator and platform_admin (tenantdb.roles), then the migrator's login secret.
-            result.steps.append(_guard("tenancy-roles", lambda: Step("tenancy-roles", *roles.apply(conn, s))))
+            if s.access_stack:
+                result.steps.append(Step("tenancy-roles", False, ACCESS_SKIP.format(stack=s.access_stack_id),
+                                         skipped=True))
+                result.steps.append(_guard("object-grants", lambda: Step(
+                    "object-grants", *roles.apply_object_grants(conn, s))))
+            else:
+                result.steps.append(_guard("tenancy-roles", lambda: Step("tenancy-roles", *roles.apply(conn, s))))
             result.steps.append(_guard("migrator-password", lambda: _password_step(
                 conn, s, mt, endpoint, False, s.migrator_role, s.migrator_secret_name, "migrator-password")))
     return result
+
+
+ACCESS_STACK_STEPS = ("roles", "database-grants")
+"""sql/ steps that declare roles and grants: with settings.access_stack the access stack owns them (issue 8)."""
+
+ACCESS_SKIP = "access_stack: roles and grants are managed by Terraform ({stack})"
+
+
+def _require_access_roles(conn: psycopg.Connection, s: Settings) -> None:
+    """With the access stack, the roles must exist before the bootstrap (it grants to them and sets
+    their passwords); it never creates them behind Terraform's back."""
+    names = [r.name for r in roles.model(s).roles]
+    found = {n for (n,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (names,))}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ToolkitError(f"access_stack: role(s) {', '.join(missing)} missing; apply the access stack "
+                           f"{s.access_stack_id} first (docs/access.md), then rerun the bootstrap; nothing was changed")
 
 
 def _guard(name: str, fn: Any) -> Step:

@@ -48,8 +48,9 @@ class DefaultPrivilege:
 
     grantee: str
     owner: str
-    schema: str
-    object_type: str  # "table" or "sequence"
+    schema: str | None
+    """None: in every schema (the only form PostgreSQL allows for object_type "schema")."""
+    object_type: str  # "table", "sequence" or "schema"
     privileges: tuple[str, ...]
 
 
@@ -71,6 +72,8 @@ class Role:
     """Roles granted this role (MASTER for the master user)."""
     password_secret: str | None = None
     """Secrets Manager secret holding its login, when it has one."""
+    defaults: tuple[DefaultPrivilege, ...] = ()
+    """Default privileges granted to this role (issue 8: the reporting role's)."""
 
     def attributes(self) -> dict[str, bool]:
         """pg_roles column -> declared value."""
@@ -111,7 +114,7 @@ class RoleModel:
     @property
     def owned_here(self) -> tuple[Role, ...]:
         """The roles this issue's bootstrap step converges (app_user is the AC8 step's)."""
-        return (self.migrator, self.platform_admin)
+        return (self.migrator, self.platform_admin, *self.extra)
 
 
 def model(s: Settings) -> RoleModel:
@@ -120,6 +123,8 @@ def model(s: Settings) -> RoleModel:
     app_db = ("CONNECT", "TEMPORARY", "CREATE") if s.app_create_on_database else ("CONNECT", "TEMPORARY")
     app = Role(
         name=s.app_role, login=True, password_secret=s.connection_secret_name,
+        # sql/010_roles.sql: the master may SET ROLE app_user (the verifier's probe without its password).
+        members=(MASTER,),
         purpose="the application's runtime role: DML on tenant tables under row security (AC8)",
         grants=(Grant("database", app_db),
                 Grant("schema", ("USAGE",), ts),
@@ -144,7 +149,35 @@ def model(s: Settings) -> RoleModel:
                 Grant("function", ("EXECUTE",), ts, ("current_tenant_id()",))),
         members=tuple(s.platform_admin_members),
     )
-    return RoleModel(app=app, migrator=migrator, platform_admin=admin)
+    return RoleModel(app=app, migrator=migrator, platform_admin=admin, extra=(reporting(s),))
+
+
+def reporting(s: Settings) -> Role:
+    """Read-only reporting (issue 8, seed 003): SELECT on what the migrator creates, in every schema,
+    through default privileges, so tenant schemas made later are covered without a grant per tenant.
+    NOLOGIN (no password to keep); reporting logins are granted it. Row security still applies:
+    it reads one tenant at a time, like app_user; cross-tenant reads are platform_admin's path."""
+    m = s.migrator_role
+    return Role(
+        name=s.reporting_role, login=False,
+        purpose="read-only reporting: SELECT on tenant tables and sequences, under row security",
+        grants=(Grant("database", ("CONNECT",)),),
+        defaults=(DefaultPrivilege(s.reporting_role, m, None, "schema", ("USAGE",)),
+                  DefaultPrivilege(s.reporting_role, m, None, "table", ("SELECT",)),
+                  DefaultPrivilege(s.reporting_role, m, None, "sequence", ("SELECT",))),
+    )
+
+
+TERRAFORM_GRANTS = ("database", "schema")
+"""Grant kinds the access stack manages (issue 8). Grants on objects inside the toolkit's schema
+(functions, the registry) stay with the bootstrap, which creates those objects: a grant can only
+follow its object, and sql/ sets each object's privileges with its definition."""
+
+
+def object_grants(s: Settings) -> list[tuple[str, Grant]]:
+    """(grantee, grant) on objects the bootstrap creates: what it still grants when the access stack
+    manages the roles."""
+    return [(r.name, g) for r in model(s).roles for g in r.grants if g.object_type not in TERRAFORM_GRANTS]
 
 
 def tenant_schema(s: Settings, schema: str) -> tuple[tuple[tuple[str, Grant], ...], tuple[DefaultPrivilege, ...]]:
@@ -200,7 +233,30 @@ def converge_sql(role: Role, database: str) -> list[sql.Composable]:
         sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(role.name), role.attributes_sql(master_changeable=True))]
     out += [_grant_sql(g, role.name, database) for g in role.grants]
     out += [sql.SQL("GRANT {} TO {}").format(sql.Identifier(role.name), _role_ident(m)) for m in role.members]
+    out += [default_privilege_sql(d) for d in role.defaults]
     return out
+
+
+_DEFAULT_KINDS = {"table": "TABLES", "sequence": "SEQUENCES", "schema": "SCHEMAS", "function": "FUNCTIONS"}
+
+
+def default_privilege_sql(d: DefaultPrivilege) -> sql.Composable:
+    """ALTER DEFAULT PRIVILEGES FOR ROLE owner [IN SCHEMA s] GRANT ... ON <kind> TO grantee."""
+    where = sql.SQL(" IN SCHEMA {}").format(sql.Identifier(d.schema)) if d.schema else sql.SQL("")
+    return sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {}{} GRANT {} ON {} TO {}").format(
+        sql.Identifier(d.owner), where, sql.SQL(", ").join(sql.SQL(p) for p in d.privileges),
+        sql.SQL(_DEFAULT_KINDS[d.object_type]), sql.Identifier(d.grantee))
+
+
+def apply_object_grants(conn: psycopg.Connection, s: Settings) -> tuple[bool, str]:
+    """The access stack's bootstrap step: grant :func:`object_grants` in one transaction."""
+    with conn.transaction():
+        before = fingerprint(conn, s)
+        for grantee, g in object_grants(s):
+            conn.execute(_grant_sql(g, grantee, s.db_name))
+        after = fingerprint(conn, s)
+    n = len(object_grants(s))
+    return before != after, f"{n} grants on {s.tenancy_schema} functions and tables (roles: the access stack)"
 
 
 def _create_if_missing_sql(role: Role) -> sql.Composable:
@@ -246,13 +302,16 @@ SELECT r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls, r.rolcreatedb, r.ro
          WHERE c.relnamespace = %(schema)s::regnamespace AND x.grantee = r.oid) AS tables,
        (SELECT array_agg(p.proname || ':' || x.privilege_type ORDER BY 1)
           FROM pg_proc p, aclexplode(p.proacl) x
-         WHERE p.pronamespace = %(schema)s::regnamespace AND x.grantee = r.oid) AS functions
+         WHERE p.pronamespace = %(schema)s::regnamespace AND x.grantee = r.oid) AS functions,
+       (SELECT array_agg(d.defaclobjtype::text || ':' || coalesce(d.defaclnamespace::regnamespace::text, '*') || ':'
+                         || pg_get_userbyid(d.defaclrole) || ':' || x.privilege_type ORDER BY 1)
+          FROM pg_default_acl d, aclexplode(d.defaclacl) x WHERE x.grantee = r.oid) AS defaults
 FROM pg_roles r WHERE r.rolname = ANY(%(roles)s) ORDER BY r.rolname"""
 
 
 def fingerprint(conn: psycopg.Connection, s: Settings) -> list[tuple]:
     """The declared roles' live state, in one catalog query (what "changed" compares)."""
-    names = [r.name for r in model(s).owned_here]
+    names = [r.name for r in model(s).roles]
     return conn.execute(_FINGERPRINT, {"schema": s.tenancy_schema, "roles": names}).fetchall()
 
 

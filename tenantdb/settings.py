@@ -213,6 +213,11 @@ class Settings(BaseModel):
     platform_admin_role: str = "platform_admin"
     """NOLOGIN role that reaches every tenant through explicit policies. @default "platform_admin" @see Story 1.3 uber admin."""
 
+    reporting_role: str = "app_reporting"
+    """NOLOGIN read-only role for reporting: SELECT on every table and sequence the migrator creates,
+    still under row security (one tenant at a time). Grant it to reporting logins. @default "app_reporting"
+    @see issue 8, seed 003 (read-only reporting user)."""
+
     platform_admin_members: tuple[str, ...] = ()
     """Existing login roles granted platform_admin. @default none @see Story 1.3 uber admin."""
 
@@ -316,7 +321,10 @@ class Settings(BaseModel):
     scripts/setup from tools-requirements.txt). @default ".tools/checkov/bin/checkov" @see issue 6, policy/checkov.toml."""
 
     access_stack: bool = False
-    """Synthesize the declarative access stack (postgresql provider). @default false @see issue 8."""
+    """Manage roles and grants with the access stack ``<project>-access-<env>`` (Terraform postgresql
+    provider): `tenantdb synth` writes it, and `tenantdb bootstrap` then leaves roles and grants to it
+    (skipped steps say so). Off by default: applying it needs network reach to the database.
+    @default false @see issue 8, docs/access.md."""
 
     local_state_dir: str = ".tenantdb/local"
     """Where the local environment keeps pids, ports, the cluster and state (project-relative). @see issue 4."""
@@ -379,7 +387,7 @@ class Settings(BaseModel):
         return v
 
     @field_validator("db_name", "app_role", "migrator_role", "platform_admin_role", "tenancy_schema",
-                     "master_username")
+                     "master_username", "reporting_role")
     @classmethod
     def _identifier(cls, v: str) -> str:
         if not _IDENTIFIER.match(v):
@@ -415,10 +423,11 @@ class Settings(BaseModel):
         if self.master_username in ("postgres", "admin", "rdsadmin"):
             raise _FieldError("master_username", self.master_username,
                               "must not be a default name (postgres, admin, rdsadmin)")
-        roles = [self.app_role, self.migrator_role, self.platform_admin_role, self.master_username]
+        roles = [self.app_role, self.migrator_role, self.platform_admin_role, self.master_username,
+                 self.reporting_role]
         if len(set(roles)) != len(roles):
             raise _FieldError("app_role", self.app_role,
-                              "app_role, migrator_role, platform_admin_role and master_username must differ")
+                              "app_role, migrator_role, platform_admin_role, reporting_role and master_username must differ")
         if self.app_role in self.platform_admin_members:
             raise _FieldError("platform_admin_members", self.platform_admin_members,
                               f"must not include app_role {self.app_role!r} (it would reach every tenant's rows)")
