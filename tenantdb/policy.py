@@ -65,7 +65,7 @@ def _setting(s: Settings, key: str) -> Any:
     if key == "emulator":
         return bool(s.aws_endpoint_url)
     if key not in Settings.model_fields:
-        raise ToolkitError(f"{CONFIG.name}: when.{key}: not a settings field (see tenantdb/settings.py)")
+        raise ToolkitError(f"when.{key}: not a settings field (see tenantdb/settings.py)")
     return getattr(s, key)
 
 
@@ -123,10 +123,10 @@ def scan(stack_file: Path, checkov: Path) -> tuple[str, list[Result]]:
     return str(summary.get("checkov_version", "?")), results
 
 
-def checks(s: Settings, stack_file: Path, instance: dict[str, Any]) -> list[Check]:
+def checks(s: Settings, stack_file: Path, instance: dict[str, Any], config: Path = CONFIG) -> list[Check]:
     """Every policy check for one environment's database stack (never raises: ERROR instead)."""
     try:
-        waivers = [w for w in load_waivers() if w.applies(s)]
+        waivers = [w for w in load_waivers(config) if w.applies(s)]
     except ToolkitError as exc:
         return [errored(SUMMARY_ID, SUMMARY_TITLE, f"configuration: {exc}")]
     out = security_hub(s, instance, waivers)

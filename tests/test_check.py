@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from tenantdb import check
+from tenantdb import check, policy
 from tenantdb import settings as settings_mod
 from tenantdb.report import Status
 
@@ -44,7 +44,13 @@ def test_check_passes_for_every_environment(passing_run: tuple) -> None:
         for cid in (*CRITERIA, "TF-INIT", "TF-VALIDATE", "SEC-NO-PASSWORD", "NET-LOOKUP", "PUBLIC-ACCESS",
                     "KMS-ROTATION", "KMS-POLICY", "IRSA", "BACKEND", "OUTPUTS"):
             assert statuses.get(cid) == "PASS", (r["environment"], cid, statuses.get(cid))
-        assert r["summary"] == {"pass": len(r["checks"]), "fail": 0, "error": 0, "skip": 0}
+        # SKIP only for the written exceptions (policy/checkov.toml) and, where AWS is an emulator,
+        # the rotation resources it leaves out (issue 6).
+        skips = {c["id"] for c in r["checks"] if c["status"] == "SKIP"}
+        allowed = {w.id for w in policy.load_waivers()} | ({"SEC-ROTATION"} if r["environment"] == "local" else set())
+        assert skips <= allowed, skips - allowed
+        assert statuses["POLICY"] == "PASS" and statuses["SH-RDS.25"] == "PASS"
+        assert r["summary"] == {"pass": len(r["checks"]) - len(skips), "fail": 0, "error": 0, "skip": len(skips)}
         assert set(r["checks"][0]) == {"id", "title", "status", "expected", "actual", "detail"}
     local = next(r for r in reports if r["environment"] == "local")
     assert {c["id"] for c in local["checks"]} >= {"NET-STANDIN", "NET-TF-INIT", "NET-TF-VALIDATE"}

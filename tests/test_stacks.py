@@ -110,7 +110,9 @@ def test_provider_endpoints_only_for_the_emulator(env: str, stack_json: dict) ->
         (endpoints,) = aws["endpoints"]
         assert set(endpoints.values()) == {s.aws_endpoint_url}
         assert {"rds", "kms", "iam", "secretsmanager", "ssm", "sts", "logs", "ec2"} <= set(endpoints)
-        assert aws["skip_credentials_validation"] is True and aws["skip_requesting_account_id"] is True
+        assert aws["skip_credentials_validation"] is True
+        # issue 6: the account id is requested (same-account security group references read back plainly).
+        assert "skip_requesting_account_id" not in aws
     else:
         assert "endpoints" not in aws and "skip_credentials_validation" not in aws
 
@@ -237,8 +239,10 @@ def test_network_comes_from_ssm_not_ids(env: str, stack_json: dict, cdktf_testin
     assert i["db_subnet_group_name"] == "${data.aws_ssm_parameter.db_subnet_group.insecure_value}"
     assert i["vpc_security_group_ids"] == ["${data.aws_ssm_parameter.rds_security_group.insecure_value}"]
     assert '"sg-' not in raw and '"subnet-' not in raw and '"vpc-' not in raw
-    for rtype in ("aws_vpc", "aws_subnet", "aws_security_group", "aws_db_subnet_group"):
+    for rtype in ("aws_vpc", "aws_subnet", "aws_db_subnet_group"):
         assert rtype not in doc["resource"], f"the database stack must not own {rtype}"
+    # Its only security group is the rotation function's (issue 6); the RDS group is looked up.
+    assert list(doc["resource"]["aws_security_group"]) == ["rotation"]
 
 
 def test_outputs(stack_json: dict) -> None:
@@ -257,10 +261,12 @@ def test_network_standin(stack_json: dict) -> None:
     subnets = list(r["aws_subnet"].values())
     assert len({sn["availability_zone"] for sn in subnets}) == 2
     (sg,) = r["aws_security_group"].values()
-    (rule,) = sg["ingress"]
-    assert (rule["from_port"], rule["to_port"], rule["protocol"]) == (s.port, s.port, "tcp")
-    assert rule["cidr_blocks"] == ["${aws_vpc.standin.cidr_block}"]
-    assert "egress" not in sg
+    # A rule resource, not inline rules: the database stack adds the rotation function's rule (issue 6).
+    assert "ingress" not in sg and "egress" not in sg
+    (rule,) = r["aws_vpc_security_group_ingress_rule"].values()
+    assert (rule["from_port"], rule["to_port"], rule["ip_protocol"]) == (s.port, s.port, "tcp")
+    assert rule["cidr_ipv4"] == "${aws_vpc.standin.cidr_block}"
+    assert rule["security_group_id"] == "${aws_security_group.rds.id}"
     params = {p["name"]: p["value"] for p in r["aws_ssm_parameter"].values()}
     assert params == {s.ssm_db_subnet_group_param: "${aws_db_subnet_group.db.name}",
                       s.ssm_security_group_param: "${aws_security_group.rds.id}"}
