@@ -235,6 +235,7 @@ def verify_checks(local_cli: LocalCli) -> tuple[Run, dict[str, dict]]:
     return run, {c["id"]: c for c in json.loads(run.stdout)["checks"]}
 
 
+@pytest.mark.slow  # the session's local environment (tests/fixtures_local.py)
 def test_connection_secret_deleted(local_cli: LocalCli, local_aws, local_settings) -> None:
     """Someone deleted the connection secret (pending deletion, as DeleteSecret leaves it)."""
     name = local_settings.connection_secret_name
@@ -252,6 +253,7 @@ def test_connection_secret_deleted(local_cli: LocalCli, local_aws, local_setting
     assert local_cli("verify", "--env", "local").returncode == 0  # restored: back to passing
 
 
+@pytest.mark.slow  # the session's local environment (tests/fixtures_local.py)
 def test_connection_secret_malformed(local_cli: LocalCli, local_aws, local_settings) -> None:
     name = local_settings.connection_secret_name
     good = raw_secret(local_aws, name)
@@ -268,6 +270,7 @@ def test_connection_secret_malformed(local_cli: LocalCli, local_aws, local_setti
           f"{checks['AC9']['detail']}", file=sys.stderr)
 
 
+@pytest.mark.slow  # the session's local environment (tests/fixtures_local.py)
 def test_master_secret_missing_its_password(local_cli: LocalCli, local_aws, local_settings) -> None:
     arn = local_aws.instance()["MasterUserSecret"]["SecretArn"]
     good = raw_secret(local_aws, arn)
@@ -288,6 +291,7 @@ def test_master_secret_missing_its_password(local_cli: LocalCli, local_aws, loca
 
 # ----- two `local up` at once --------------------------------------------------------------
 
+@pytest.mark.slow  # the session's local environment (tests/fixtures_local.py)
 def test_two_local_ups_at_once_serialize_and_both_end_correct(local_cli: LocalCli, local_cold_up: Run) -> None:
     import threading
 
