@@ -22,6 +22,7 @@ already brought up with that overlay (the first `local up` is then a warm one) a
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -100,7 +101,8 @@ def local_cli(local_overlay: Path) -> Iterator[LocalCli]:
     cli = LocalCli(local_overlay)
     yield cli
     if not os.environ.get(REUSE_VAR):
-        cli("local", "down")  # whatever is still running at the end of the session
+        cli("local", "down")
+        shutil.rmtree(local_overlay.parent, ignore_errors=True)  # the overlay and the lock file  # whatever is still running at the end of the session
 
 
 @pytest.fixture(scope="session")
