@@ -101,8 +101,8 @@ def local_cli(local_overlay: Path) -> Iterator[LocalCli]:
     cli = LocalCli(local_overlay)
     yield cli
     if not os.environ.get(REUSE_VAR):
-        cli("local", "down")
-        shutil.rmtree(local_overlay.parent, ignore_errors=True)  # the overlay and the lock file  # whatever is still running at the end of the session
+        if cli("local", "down").returncode == 0:  # else keep the state: it names what still runs
+            shutil.rmtree(local_overlay.parent, ignore_errors=True)  # the overlay and the lock file  # whatever is still running at the end of the session
 
 
 @pytest.fixture(scope="session")
