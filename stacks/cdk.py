@@ -1,4 +1,4 @@
-"""The one place that imports cdktf and its AWS bindings.
+"""The one place that imports cdktf and its AWS and PostgreSQL provider bindings.
 
 cdktf is archived (TOOLCHAIN.md); its community continuation, CDK Terrain,
 ships the same classes under ``cdktn`` / ``cdktn_provider_aws``. Every other
@@ -22,6 +22,7 @@ from cdktf import (  # noqa: F401 - re-exported
 from constructs import Construct  # noqa: F401
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup  # noqa: F401
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity  # noqa: F401
+from cdktf_cdktf_provider_aws.data_aws_db_instance import DataAwsDbInstance  # noqa: F401
 from cdktf_cdktf_provider_aws.data_aws_db_subnet_group import DataAwsDbSubnetGroup  # noqa: F401
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (  # noqa: F401
     DataAwsIamPolicyDocument,
@@ -58,6 +59,15 @@ from cdktf_cdktf_provider_aws.subnet import Subnet  # noqa: F401
 from cdktf_cdktf_provider_aws.vpc import Vpc  # noqa: F401
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule  # noqa: F401
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule  # noqa: F401
+
+# The access stack (issue 8): cyrilgdn/postgresql 1.26.0 bindings, prefixed Pg where the name is generic.
+from cdktf_cdktf_provider_postgresql.default_privileges import DefaultPrivileges as PgDefaultPrivileges  # noqa: F401
+from cdktf_cdktf_provider_postgresql.extension import Extension as PgExtension  # noqa: F401
+from cdktf_cdktf_provider_postgresql.grant import Grant as PgGrant  # noqa: F401
+from cdktf_cdktf_provider_postgresql.grant_role import GrantRole as PgGrantRole  # noqa: F401
+from cdktf_cdktf_provider_postgresql.provider import PostgresqlProvider  # noqa: F401
+from cdktf_cdktf_provider_postgresql.role import Role as PgRole  # noqa: F401
+from cdktf_cdktf_provider_postgresql.schema import Schema as PgSchema  # noqa: F401
 
 
 def named(element: TerraformElement, logical_id: str) -> TerraformElement:

@@ -168,6 +168,12 @@ def reporting(s: Settings) -> Role:
     )
 
 
+PUBLIC_ON_SCHEMA_PUBLIC = Grant("schema", ("USAGE",), "public")
+"""What PUBLIC keeps on schema public: USAGE, never CREATE (sql/020_database_grants.sql)."""
+
+EXTENSIONS = ("pg_stat_statements",)
+"""Extensions the bootstrap creates (sql/030_extensions.sql); the access stack declares the same."""
+
 TERRAFORM_GRANTS = ("database", "schema")
 """Grant kinds the access stack manages (issue 8). Grants on objects inside the toolkit's schema
 (functions, the registry) stay with the bootstrap, which creates those objects: a grant can only
