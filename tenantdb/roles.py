@@ -161,7 +161,10 @@ def reporting(s: Settings) -> Role:
     return Role(
         name=s.reporting_role, login=False,
         purpose="read-only reporting: SELECT on tenant tables and sequences, under row security",
-        grants=(Grant("database", ("CONNECT",)),),
+        # The tenant policy calls tenancy.current_tenant_id(): without these, every read would fail.
+        grants=(Grant("database", ("CONNECT",)),
+                Grant("schema", ("USAGE",), s.tenancy_schema),
+                Grant("function", ("EXECUTE",), s.tenancy_schema, ("current_tenant_id()",))),
         defaults=(DefaultPrivilege(s.reporting_role, m, None, "schema", ("USAGE",)),
                   DefaultPrivilege(s.reporting_role, m, None, "table", ("SELECT",)),
                   DefaultPrivilege(s.reporting_role, m, None, "sequence", ("SELECT",))),
