@@ -591,7 +591,7 @@ def access_checks(s: Settings, dirs: dict[str, Path]) -> list[Check]:
     if directory is None:
         return [errored(sid, stitle, f"access_stack is on but synth wrote no {s.access_stack_id}")] \
             if s.access_stack else []
-    return [run_check(sid, stitle, lambda: _access_json(Stack.load(directory))),
+    return [*run_check(sid, stitle, lambda: _access_json(Stack.load(directory))),
             skipped(vid, vtitle, "the cyrilgdn/postgresql provider is not in the offline mirror "
                     f"({s.provider_mirror}); plan it where the registry is reachable (docs/access.md)")]
 
