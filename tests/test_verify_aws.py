@@ -127,7 +127,9 @@ def test_bootstrap_fills_the_secret_and_verify_passes_everything(dev: Live, caps
                           "--format", "json")
     checks = {c["id"]: c for c in json.loads(out)["checks"]}
     assert code == 0, {k: v["detail"] for k, v in checks.items() if v["status"] != "PASS"}
-    assert all(c["status"] == "PASS" for c in checks.values())
+    # issue 6: only the checks of what the emulator leaves out (rotation) SKIP, saying so.
+    assert all(c["status"] == "PASS" or (c["status"] == "SKIP" and c["detail"].startswith("emulator:"))
+               for c in checks.values()), {k: v["detail"] for k, v in checks.items() if v["status"] != "PASS"}
     assert "login from the connection secret" in checks["AC10"]["actual"]
     assert "app_user app_user@127.0.0.1" in checks["TLS"]["actual"]
     assert secret["password"] not in out
