@@ -200,3 +200,27 @@ def test_applied_dev_leaves_out_rotation_and_verify_says_so(applied_env) -> None
     assert app.status is Status.SKIP and "left out for the emulator" in app.detail
     assert master.status is Status.SKIP and master.detail.startswith("emulator:")
     assert es.status is Status.PASS, es
+
+
+# ----- the fidelity correction this needed (tenantdb/local/fidelity.py rule_descriptions_kept) ---
+
+def _group_rule_description(url: str) -> str | None:
+    import boto3
+
+    ec2 = boto3.client("ec2", endpoint_url=url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    rds = ec2.create_security_group(GroupName=f"rds-{vpc}", Description="rds", VpcId=vpc)["GroupId"]
+    rot = ec2.create_security_group(GroupName=f"rot-{vpc}", Description="rot", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=rds, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+        "UserIdGroupPairs": [{"GroupId": rot, "Description": "PostgreSQL from the rotation function"}]}])
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [rds]}])["SecurityGroupRules"]
+    (rule,) = [r for r in rules if not r["IsEgress"]]
+    assert rule["ReferencedGroupInfo"]["GroupId"] == rot
+    return rule.get("Description")
+
+
+def test_group_rule_description_kept_by_the_fidelity_layer(emulator: str, plain_emulator: str) -> None:
+    assert _group_rule_description(plain_emulator) is None  # moto drops it
+    assert _group_rule_description(emulator) == "PostgreSQL from the rotation function"
