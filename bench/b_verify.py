@@ -42,17 +42,39 @@ def verify_once(server: BenchServer, must_pass: bool = True) -> float:
     return elapsed
 
 
+def breakdown(server: BenchServer) -> dict[str, int]:
+    """Query round trips per database-side check (one verify Context, as verify.run uses it)."""
+    from tenantdb import verify
+    from tenantdb.report import run_check
+    from tenantdb.verify.context import Context
+
+    ctx = Context(server.settings, master_dsn=server.master_dsn())
+    out: dict[str, int] = {}
+    try:
+        with server.counting():
+            for spec in verify.CHECKS:
+                if spec.needs_aws:
+                    continue
+                mark = server.log_mark()
+                run_check(spec.id, spec.title, lambda spec=spec: spec.fn(ctx))
+                out[spec.id] = server.round_trips(mark, APP).queries
+    finally:
+        ctx.close()
+    return out
+
+
 def measure(server: BenchServer, tenants: int, repeats: int) -> list[Figure]:
     work, floor = interleave(repeats, lambda: verify_once(server), lambda: posture_once(server))
     with server.counting() as mark:
         verify_once(server, must_pass=False)  # AC6-LIVE fails while every statement is logged
     trips = server.round_trips(mark, APP)
+    per_check = ", ".join(f"{k} {v}" for k, v in breakdown(server).items())
     return [
         _time(f"verify.db.time@{tenants}", work, floor),
         Figure(f"verify.db.round_trips@{tenants}", trips.queries, 1, "round trips", "<= 10 round trips",
                trips.queries <= 10, runs=1,
                note=f"query round trips in the server log over {trips.connections} connection(s), "
-                    f"{tenants} tenants; floor: one round trip"),
+                    f"{tenants} tenants; floor: one round trip; by check: {per_check}"),
     ]
 
 

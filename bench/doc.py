@@ -43,11 +43,14 @@ def table(figures: list[Figure], with_notes: bool = False) -> str:
 def block(figures: list[Figure], meta: dict[str, Any], plot: Path) -> str:
     goals = [f for f in figures if f.goal]
     met = sum(1 for f in goals if f.met)
-    out = [BEGIN, "", "## Measured: bench/run", "",
-           f"`bench/run` on {meta['date']}: {meta['machine']}; load average (1/5/15 min) "
-           f"{meta['load_before']} at the start, {meta['load_after']} at the end (the machine is shared). "
-           f"Minutes per benchmark: {', '.join(f'{k} {v / 60:.1f}' for k, v in meta['timings'].items())}.",
-           "", f"### Summary: {met} of {len(goals)} goals met", "",
+    runs = meta["runs"]
+    machines = sorted({r["machine"] for r in runs.values()})
+    out = [BEGIN, "", "## Measured: bench/run", "", f"Machine: {'; '.join(machines)}. The machine is shared "
+           "with other work; the load average (1/5/15 min) at the start and end of each benchmark:", "",
+           "| benchmark | date | load at start | load at end | minutes |", "|---|---|---|---|---|"]
+    out += [f"| {name} | {r['date']} | {r['load_before']} | {r['load_after']} | {r['minutes']} |"
+            for name, r in runs.items()]
+    out += ["", f"### Summary: {met} of {len(goals)} goals met", "",
            table(goals), ""]
     for prefix, title in GROUPS:
         group = [f for f in figures if f.name.startswith(prefix + ".")]
@@ -60,6 +63,38 @@ def block(figures: list[Figure], meta: dict[str, Any], plot: Path) -> str:
             "tenant in milliseconds (the tenant and its 10 tables) against the tenant count at which it "
             "was measured.", "", END]
     return "\n".join(out)
+
+
+def merge(results: Path, chosen: list[str], figures: list[Figure], meta: dict[str, Any]
+          ) -> tuple[list[Figure], dict[str, Any]]:
+    """The stored full-size figures with the benchmarks just run replaced; stored back to ``results``.
+
+    Each benchmark keeps the date and load average of the run that measured it.
+    """
+    import json
+
+    old = json.loads(results.read_text()) if results.exists() else {"runs": {}, "figures": []}
+    runs = {k: v for k, v in old["runs"].items() if k not in chosen}
+    for name in chosen:
+        before, after = meta.get("loads", {}).get(name, [meta["load_before"], meta["load_after"]])
+        runs[name] = {"date": meta["date"], "machine": meta["machine"], "load_before": before, "load_after": after,
+                      "minutes": round(meta["timings"].get(name, 0) / 60, 1)}
+    kept = [Figure(**{k: v for k, v in f.items()}) for f in old["figures"] if f.get("bench") not in chosen]
+    for f in figures:
+        f.bench = _bench_of(f.name, chosen)
+    allf = kept + figures
+    order = {name: i for i, name in enumerate(("synth", "bootstrap", "tenants", "rls", "local"))}
+    allf.sort(key=lambda f: order.get(f.bench, 9))
+    results.write_text(json.dumps({"runs": runs, "figures": [f.to_json() | {"bench": f.bench} for f in allf]},
+                                  indent=1) + "\n")
+    return allf, {"runs": runs}
+
+
+def _bench_of(name: str, chosen: list[str]) -> str:
+    head = name.split(".")[0]
+    if head == "verify":
+        return "local" if name.startswith("verify.aws") else "tenants"
+    return head if head in chosen else chosen[0]
 
 
 def write(path: Path, figures: list[Figure], meta: dict[str, Any], plot: Path) -> None:

@@ -23,6 +23,8 @@ from bench.server import BenchServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PLOT = ROOT / "docs" / "bench-tenant-scale.png"
+RESULTS = ROOT / "docs" / "bench-results.json"
+"""The last full-size figures of every benchmark: a partial run (--only) replaces its own and keeps the rest."""
 
 BENCHMARKS = ("synth", "bootstrap", "tenants", "rls", "local")
 # Names a run always reports (so a benchmark that could not run still shows, as not met).
@@ -89,10 +91,12 @@ def main(argv: list[str] | None = None) -> int:
 
     figures: list[Figure] = []
     timings: dict[str, float] = {}
+    loads: dict[str, list[str]] = {}
     try:
         runners = _runners(args.quick, server)
         for name in chosen:
             t0 = time.perf_counter()
+            loads[name] = [load_average()]
             print(f"bench: {name} ...", file=sys.stderr, flush=True)
             try:
                 got = runners[name]()
@@ -101,15 +105,17 @@ def main(argv: list[str] | None = None) -> int:
                 got = [skipped(n, u, g, f"{type(exc).__name__}: {str(exc)[:200]}") for n, u, g in EXPECTED[name]]
             figures += _complete(name, got)
             timings[name] = time.perf_counter() - t0
+            loads[name].append(load_average())
             print(f"bench: {name} done in {timings[name]:.0f} s", file=sys.stderr, flush=True)
     finally:
         for s in holder:
             s.close()
     meta = {"date": started.strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
             "load_before": load_before, "load_after": load_average(), "quick": args.quick,
-            "timings": {k: round(v) for k, v in timings.items()}}
-    if not args.quick and chosen == list(BENCHMARKS):
-        doc.write(ROOT / "docs" / "performance.md", figures, meta, PLOT)
+            "timings": {k: round(v) for k, v in timings.items()}, "loads": loads}
+    if not args.quick:
+        merged, meta = doc.merge(RESULTS, chosen, figures, meta)
+        doc.write(ROOT / "docs" / "performance.md", merged, meta, PLOT)
     if args.json:
         print(json.dumps([f.to_json() for f in figures], indent=1))
     else:

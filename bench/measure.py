@@ -32,6 +32,7 @@ class Figure:
     runs: int = 0
     note: str = ""
     ratio: float | None = field(default=None)
+    bench: str = ""
 
     def __post_init__(self) -> None:
         if self.ratio is None and self.figure is not None and self.floor:
