@@ -118,7 +118,10 @@ views AS (   -- views and materialized views reading scoped tables, directly or 
   SELECT DISTINCT r.ev_class AS view, d.refobjid AS base
   FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
   WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-    AND d.refobjid IN (SELECT oid FROM scoped) AND r.ev_class <> d.refobjid
+    AND r.ev_class <> d.refobjid
+    -- IS TRUE keeps this a hashed filter: as a semi-join the planner (CTE row counts unknown to it)
+    -- looped every rewrite rule over every scoped table
+    AND (d.refobjid IN (SELECT oid FROM scoped)) IS TRUE
 ),
 all_views AS (
   WITH RECURSIVE v(view) AS (
