@@ -1,6 +1,6 @@
 """Measure what schema-per-tenant costs (docs/tenancy.md, "What 500 tenants cost").
 
-    .venv/bin/python docs/measure_tenancy_cost.py [--tenants 500] [--tables 10] [--json]
+    .venv/bin/python bench/tenancy_cost.py [--tenants 500] [--tables 10] [--json]
 
 Starts a throwaway local cluster (the RDS stand-in: TLS, a master without
 SUPERUSER) in /tmp, bootstraps it, creates the tenants with ``tenantdb.tenants``
