@@ -94,6 +94,9 @@ def _run(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_bootstrap_fills_the_secret_and_verify_passes_everything(dev: Live, capsys):
+    # The applied environment is shared by the session: an earlier test may have filled the
+    # secret already. Start from an empty one, as after `cdktf deploy`.
+    dev.aws.secrets.put_secret_value(SecretId=dev.settings.connection_secret_name, SecretString="{}")
     code, out, err = _run(capsys, "--settings", dev.overlay, "bootstrap", "--env", "dev",
                           "--endpoint", dev.endpoint, "--format", "json")
     assert code == 0, err
