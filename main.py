@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from tenantdb import settings as settings_mod  # noqa: E402
-from tenantdb import terraform  # noqa: E402
+from tenantdb.infra import terraform  # noqa: E402
 from tenantdb.errors import ToolkitError  # noqa: E402
 
 JSII_EOL_NODE_MAJORS = "16,18,20"

@@ -1,7 +1,7 @@
 """2. Bootstrap: a fresh run and a no-op re-run against the benchmark's cluster.
 
 - SQL work inside the process, from the first connection made to done
-  (``bootstrap.run`` in this process, with ``tenantdb.db.connect`` wrapped to
+  (``bootstrap.run`` in this process, with ``tenantdb.database.connection.connect`` wrapped to
   note when the first connection is up), against the floor: ``psql -f`` of
   the same SQL (every sql/ file and the tenancy-roles script, rendered with
   the same placeholders, one transaction per step as the bootstrap does),
@@ -31,7 +31,9 @@ def render_sql(server: BenchServer) -> str:
     """The bootstrap's SQL as one psql script: each step in its own transaction."""
     import psycopg
 
-    from tenantdb import bootstrap, roles, sqlfiles
+    from tenantdb.database import bootstrap
+    from tenantdb.database import roles
+    from tenantdb.database import sqlfiles
 
     s = server.settings
     values = bootstrap.placeholders(s)
@@ -65,7 +67,8 @@ def psql_floor(server: BenchServer, script: Path) -> float:
 
 def in_process(server: BenchServer) -> float:
     """bootstrap.run here; seconds from the first connection up to done."""
-    from tenantdb import bootstrap, db
+    from tenantdb.database import bootstrap
+    from tenantdb.database import connection as db
 
     first: list[float] = []
     real_connect = db.connect

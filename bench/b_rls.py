@@ -64,8 +64,8 @@ def scripts(s, tenants: int, rows: int) -> dict[str, tuple[str, str]]:  # noqa: 
 
 def setup(server: BenchServer, tenants: int, rows: int) -> dict[str, str]:
     """The table, the data, the roles; returns {role: password}."""
-    from tenantdb import bootstrap
-    from tenantdb import tenants as tenants_mod
+    from tenantdb.database import bootstrap
+    from tenantdb.database import tenants as tenants_mod
 
     s = server.settings
     server.reset()

@@ -21,7 +21,7 @@ GIB = 2**30
 
 
 def _env(outdir: Path) -> dict[str, str]:
-    from tenantdb.synth import _QUIET_JSII
+    from tenantdb.infra.synth import _QUIET_JSII
 
     return {**os.environ, **_QUIET_JSII, "CDKTF_OUTDIR": str(outdir)}
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/tenancy_cost.py [--tenants 500] [--tables 10] [--json]
 
 Starts a throwaway local cluster (the RDS stand-in: TLS, a master without
-SUPERUSER) in /tmp, bootstraps it, creates the tenants with ``tenantdb.tenants``
+SUPERUSER) in /tmp, bootstraps it, creates the tenants with ``tenantdb.database.tenants``
 and, as the migrator, ``--tables`` isolated tables each (enable_isolation: RLS,
 two policies, a tenant_id index). Then it reports:
 
@@ -36,7 +36,9 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tenantdb import bootstrap, settings as settings_mod, tenants  # noqa: E402
+from tenantdb import settings as settings_mod  # noqa: E402
+from tenantdb.database import bootstrap
+from tenantdb.database import tenants
 from tenantdb.local.postgres import SUPERUSER, Cluster, free_port  # noqa: E402
 from tenantdb.verify import posture  # noqa: E402
 

@@ -24,9 +24,9 @@ from stacks.cdk import (
     S3BackendEndpointConfig,
     TerraformStack,
 )
+from tenantdb.paths import PROJECT_ROOT
 from tenantdb.settings import Settings
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # Every AWS API the stacks call (and the backend's STS/IAM for its own checks).
 EMULATED_SERVICES: tuple[str, ...] = ("ec2", "iam", "kms", "logs", "rds", "s3", "secretsmanager", "ssm", "sts")

@@ -16,7 +16,7 @@ Invalid values are rejected when loaded, with one line that names the
 environment, the field, the bad value and what is allowed
 (:class:`SettingsError`).
 
-This module imports nothing of the project's (LAYOUT.md: ground floor).
+Ground floor: this module imports nothing of the project's.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class Settings(BaseModel):
     """PostgreSQL major version; RDS picks the latest minor. @default 15 @see AC1 (15+ only)."""
 
     minimum_minor: int = 14
-    """Oldest minor the verifier accepts (row-security CVE fixes, 15.14). @default 14 @see issue 5 ISO-CVE."""
+    """Oldest minor the verifier accepts (row-security CVE fixes, 15.14). @default 14 @see verify ISO-CVE (PostgreSQL security releases of row security)."""
 
     auto_minor_version_upgrade: bool = True
     """Let RDS apply minor versions in the maintenance window. @default true @see checkov CKV_AWS_226."""
@@ -112,7 +112,7 @@ class Settings(BaseModel):
                                       "open-source-rds-extended-support"] = "open-source-rds-extended-support-disabled"
     """Opt out of paid RDS Extended Support, into which RDS enrols an instance whose major version leaves
     standard support (PostgreSQL 15: February 2028) unless it opts out. @default opt out
-    @see issue 6 cost safety, AWS RDS "Using Amazon RDS Extended Support"."""
+    @see cost safety, AWS RDS "Using Amazon RDS Extended Support"."""
 
     # ----- instance (AC2, AC3, task 1) --------------------------------------
     instance_class: str = "db.t3.medium"
@@ -205,10 +205,10 @@ class Settings(BaseModel):
 
     app_create_on_database: bool = True
     """Grant app_user CREATE on the database (schema creation). @default true @see AC8; off is the
-    stricter profile where only the migrator does DDL (issue 5)."""
+    stricter profile where only the migrator does DDL (docs/tenancy.md)."""
 
     migrator_role: str = "app_migrator"
-    """Owner of tenant objects; the role migrations run as. @default "app_migrator" @see issue 5."""
+    """Owner of tenant objects; the role migrations run as. @default "app_migrator" @see Story 1.3 (Alembic migrations), docs/tenancy.md."""
 
     platform_admin_role: str = "platform_admin"
     """NOLOGIN role that reaches every tenant through explicit policies. @default "platform_admin" @see Story 1.3 uber admin."""
@@ -216,35 +216,35 @@ class Settings(BaseModel):
     reporting_role: str = "app_reporting"
     """NOLOGIN read-only role for reporting: SELECT on every table and sequence the migrator creates,
     still under row security (one tenant at a time). Grant it to reporting logins. @default "app_reporting"
-    @see issue 8, seed 003 (read-only reporting user)."""
+    @see the declarative database access design (read-only reporting user)."""
 
     platform_admin_members: tuple[str, ...] = ()
     """Existing login roles granted platform_admin. @default none @see Story 1.3 uber admin."""
 
     tenancy_schema: str = "tenancy"
-    """The toolkit's own schema (current_tenant_id(), the tenant registry). @default "tenancy" @see issue 3."""
+    """The toolkit's own schema (current_tenant_id(), the tenant registry). @default "tenancy" @see Story 0.4 RLS policy pattern."""
 
     tenant_setting: str = "app.current_tenant"
     """The session setting that carries the tenant id. @default "app.current_tenant" @see Story 0.4 RLS policy pattern."""
 
     tenant_schema_prefix: str = "tenant_"
-    """Prefix of every tenant schema, ``tenant_<slug>``. @default "tenant_" @see Story 0.4 schema structure, issue 5."""
+    """Prefix of every tenant schema, ``tenant_<slug>``. @default "tenant_" @see Story 0.4 schema structure."""
 
     sample_tenants: tuple[str, ...] = ()
     """Tenants `local up` creates, each with one isolated sample table, so verify shows isolation on
-    real tenants. @default none; local: acme, globex @see issue 5, seed 004 (RLS tests with sample tenants)."""
+    real tenants. @default none; local: acme, globex @see Story 1.3 (cross-tenant tests with sample tenants)."""
 
     aws_internal_roles: tuple[str, ...] = ("rdsadmin", "rdsrepladmin", "rdstopmgr")
     """Roles the database's operator owns, allowed SUPERUSER/BYPASSRLS besides the master (ISO-SUPERUSER).
     @default RDS's own (rdsadmin, rdsrepladmin, rdstopmgr); local adds "postgres", the local
-    cluster's initdb superuser that plays rdsadmin @see issue 5, AWS RDS "Understanding PostgreSQL roles"."""
+    cluster's initdb superuser that plays rdsadmin @see verify ISO-SUPERUSER, AWS RDS "Understanding PostgreSQL roles"."""
 
     # ----- secrets (AC9, task 6) --------------------------------------------
     connection_secret_name: str = "qualisys/database/connection"
     """Secret holding app_user's connection JSON. @default "qualisys/database/connection" @see AC9, task 6.1."""
 
     migrator_secret_name: str = "qualisys/database/migrator"
-    """Secret holding the migrator's connection JSON. @default "qualisys/database/migrator" @see issue 5."""
+    """Secret holding the migrator's connection JSON. @default "qualisys/database/migrator" @see Story 1.3 (migrations run as the migrator)."""
 
     secret_rotation_days: int = Field(90, ge=1, le=90)
     """Rotation period of the connection and migrator secrets, at most 90 days (checkov CKV_AWS_304).
@@ -253,11 +253,11 @@ class Settings(BaseModel):
     rotation_application_id: str = (
         "arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSPostgreSQLRotationSingleUser")
     """AWS's PostgreSQL single-user rotation function in the Serverless Application Repository (aws partition).
-    @default SecretsManagerRDSPostgreSQLRotationSingleUser @see issue 6, AWS CDK SecretRotationApplication."""
+    @default SecretsManagerRDSPostgreSQLRotationSingleUser @see Story 0.4 task 6.3, AWS CDK SecretRotationApplication."""
 
     rotation_application_version: str = Field("1.1.671", pattern=r"^\d+\.\d+\.\d+$")
     """Pinned semantic version of the rotation application. @default 1.1.671 (what AWS CDK's
-    SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER lists for the aws partition) @see issue 6."""
+    SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER lists for the aws partition) @see Story 0.4 task 6.3."""
 
     rotation_https_egress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     """Where the rotation function may open HTTPS (443) to reach Secrets Manager (a NAT gateway or an
@@ -302,38 +302,83 @@ class Settings(BaseModel):
     """One endpoint for every AWS API (an emulator). @default none (real AWS); the local state for local."""
 
     db_endpoint: str | None = None
-    """HOST:PORT replacing the instance address (tunnel, local cluster). @default none @see issue 3 --endpoint."""
+    """HOST:PORT replacing the instance address (tunnel, local cluster). @default none @see `--endpoint`, docs/runbook.md."""
 
     ca_bundle: str | None = None
     """CA bundle for sslmode=verify-full. @default none (sslmode=require) @see AWS RDS SSL."""
 
     connect_timeout_s: int = Field(5, ge=1, le=120)
-    """Per-attempt connect timeout. @default 5 @see issue 3 retries."""
+    """Per-attempt connect timeout. @default 5 @see docs/faults.md (retries)."""
 
     retry_budget_s: float = Field(30.0, ge=0, le=900)
-    """Total time spent retrying transient connection failures. @default 30 @see issue 3, Story 1.3."""
+    """Total time spent retrying transient connection failures. @default 30 @see docs/faults.md (retries), Story 1.3."""
 
     provider_mirror: str = "/opt/tf-plugins"
-    """Terraform provider filesystem mirror root. @default "/opt/tf-plugins" @see TOOLCHAIN.md."""
+    """Terraform provider filesystem mirror root. @default "/opt/tf-plugins" (where this kind of build machine keeps hashicorp/aws 5.100.0) @see docs/architecture.md (offline provider mirror)."""
 
     checkov_path: str = ".tools/checkov/bin/checkov"
     """The checkov the policy gate of `tenantdb check` runs (project-relative or absolute; installed by
-    scripts/setup from tools-requirements.txt). @default ".tools/checkov/bin/checkov" @see issue 6, policy/checkov.toml."""
+    scripts/setup from tools-requirements.txt). @default ".tools/checkov/bin/checkov" @see policy/checkov.toml, docs/security.md (policy gate)."""
 
     access_stack: bool = False
     """Manage roles and grants with the access stack ``<project>-access-<env>`` (Terraform postgresql
     provider): `tenantdb synth` writes it, and `tenantdb bootstrap` then leaves roles and grants to it
     (skipped steps say so). Off by default: applying it needs network reach to the database.
-    @default false @see issue 8, docs/access.md."""
+    @default false @see docs/access.md."""
 
     local_state_dir: str = ".tenantdb/local"
-    """Where the local environment keeps pids, ports, the cluster and state (project-relative). @see issue 4."""
+    """Where the local environment keeps pids, ports, the cluster and state (project-relative). @default ".tenantdb/local" @see docs/local.md."""
 
     local_moto_port: int = Field(4599, ge=1024, le=65535)
-    """Loopback port of the local moto server. @default 4599 @see issue 4."""
+    """Loopback port of the local moto server. @default 4599 @see docs/local.md."""
 
     local_postgres_port: int = Field(54329, ge=1024, le=65535)
-    """Loopback port of the local PostgreSQL cluster. @default 54329 @see issue 4."""
+    """Loopback port of the local PostgreSQL cluster. @default 54329 @see docs/local.md."""
+
+    # ----- tenant context (Story 0.4 Red Team requirements) ----------------
+    tenant_context: Literal["plain", "signed"] = "plain"
+    """How the application names its tenant to row security. ``plain``: the tenant id itself, set with
+    ``SELECT tenancy.set_tenant($1)``; anyone who runs SQL as app_user may name any id. ``signed``: a
+    token (tenant id, expiry, MAC under a key app_user cannot read), set through the same helper; a
+    forged, tampered or expired token names no tenant. @default "plain" @see Story 0.4 Red Team
+    requirements (NO BYPASSRLS), docs/security.md (signed tenant context)."""
+
+    context_key_secret_name: str = "qualisys/database/context-key"
+    """Secret holding the signing key of the tenant context (signed mode), encrypted with the secrets
+    CMK and readable through the application's IRSA policy. @default "qualisys/database/context-key"
+    @see docs/security.md (signed tenant context)."""
+
+    context_key_rotation_days: int = Field(90, ge=1, le=365)
+    """How often the bootstrap rotates the context signing key (the previous key stays valid for one
+    overlap of ``context_token_max_ttl_s``). @default 90 @see Story 0.4 task 6.3 (90-day rotation)."""
+
+    context_token_max_ttl_s: int = Field(3600, ge=1, le=86400)
+    """Longest lifetime a context token may have; also the overlap during which a retired key still
+    verifies. @default 3600 @see docs/security.md (signed tenant context)."""
+
+    # ----- extensions (multi-tenant migrations README) ----------------------
+    extensions: tuple[str, ...] = ("pg_stat_statements",)
+    """Extensions the bootstrap creates in ``db_name``; each must be one RDS PostgreSQL offers for the
+    engine major. @default pg_stat_statements @see Story 0.4 task 3 (pg_stat_statements), the
+    multi-tenant migrations README (uuid-ossp, pgcrypto, citext, btree_gist, vector),
+    AWS "Extensions supported for RDS for PostgreSQL 15"."""
+
+    # ----- protection against accidental destruction ------------------------
+    prevent_destroy: bool = False
+    """Terraform ``lifecycle.prevent_destroy`` on the instance, both KMS keys, the secrets and the
+    parameter group: `cdktf deploy` and `terraform apply` refuse any plan that destroys or replaces
+    them. @default false; prod: true @see docs/runbook.md (deliberate replacement), Story 0.4 AC3."""
+
+    # ----- tenant migrations (Story 1.3) ------------------------------------
+    tenant_migrations: str | None = None
+    """Alembic script directory `tenantdb migrate` runs in every tenant schema (project-relative or
+    absolute). @default none (`--migrations DIR`); local: the sample set migrations/tenant
+    @see Story 1.3 (Alembic migrations of the core tables), the multi-tenant migrations README."""
+
+    untenanted_tables: tuple[str, ...] = ()
+    """Tables a tenant schema may hold without a tenant_id column (besides Alembic's version table);
+    any other such table fails the tenant's migration. @default none @see Story 1.3 (every table has
+    tenant_id)."""
 
     # ----- validation -------------------------------------------------------
     @field_validator("engine_major")
@@ -378,7 +423,7 @@ class Settings(BaseModel):
             raise ValueError("must be at least 30 minutes long (RDS rule)")
         return v
 
-    @field_validator("connection_secret_name", "migrator_secret_name")
+    @field_validator("connection_secret_name", "migrator_secret_name", "context_key_secret_name")
     @classmethod
     def _secret_name(cls, v: str) -> str:
         if not _SECRET_NAME.match(v) or v.startswith("/") or v.endswith("/"):
@@ -449,7 +494,7 @@ class Settings(BaseModel):
 
     @property
     def access_stack_id(self) -> str:
-        """The declarative access stack id (issue 8)."""
+        """The declarative access stack id (docs/access.md)."""
         return f"{self.project}-access-{self.environment}"
 
     @property
@@ -561,8 +606,8 @@ def _windows_overlap(backup: str, maintenance: str) -> bool:
 
 # What differs between environments. Everything else is the defaults above.
 PROFILES: dict[str, dict[str, Any]] = {
-    # local: dev's values, AWS endpoints pointed at the local emulator (issue 4).
-    # local: "postgres" is the stand-in cluster's initdb superuser, playing RDS's rdsadmin (issue 5).
+    # local: dev's values, AWS endpoints pointed at the local emulator (docs/local.md);
+    # "postgres" is the stand-in cluster's initdb superuser, playing RDS's rdsadmin.
     "local": {"aws_internal_roles": ("rdsadmin", "rdsrepladmin", "rdstopmgr", "postgres"),
               "sample_tenants": ("acme", "globex")},
     "dev": {},
@@ -574,6 +619,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "max_allocated_storage_gb": 500,
         "deletion_protection": True,
         "final_snapshot": True,
+        "prevent_destroy": True,
     },
 }
 

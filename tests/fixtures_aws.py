@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from tenantdb import apply, synth
+from tenantdb.infra import apply
+from tenantdb.infra import synth
 from tenantdb import settings as settings_mod
 from tenantdb.local import emulator as emulator_mod
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from tenantdb import apply
+from tenantdb.infra import apply
 from tenantdb import settings as settings_mod
 from tenantdb.local import emulator
 

@@ -26,7 +26,7 @@ if str(PROJECT_ROOT) not in sys.path:  # main.py and stacks/ live at the project
 
 @pytest.fixture(scope="session")
 def synth_out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from tenantdb import synth
+    from tenantdb.infra import synth
 
     outdir = tmp_path_factory.mktemp("synth") / "cdktf.out"
     return {d.name: d for d in synth.synth(outdir=outdir)}

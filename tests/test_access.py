@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from tenantdb import check, roles, synth
+from tenantdb.infra import check
+from tenantdb.database import roles
+from tenantdb.infra import synth
 from tenantdb import settings as settings_mod
 from tenantdb.report import Status
 

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from tenantdb import apply, verify
+from tenantdb import verify
+from tenantdb.infra import apply
 from tenantdb.local import pipeline
 from tenantdb.local.postgres import SUPERUSER, Cluster, free_port
 

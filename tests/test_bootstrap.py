@@ -12,7 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tenantdb import bootstrap, cli
+from tenantdb import cli
+from tenantdb.database import bootstrap
 from tenantdb.errors import ToolkitError
 from tests.fixtures_pg import TEST_ENV
 

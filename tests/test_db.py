@@ -1,4 +1,4 @@
-"""tenantdb.db and the local cluster against a real PostgreSQL: TLS, retry, auth, SCRAM."""
+"""tenantdb.database.connection and the local cluster against a real PostgreSQL: TLS, retry, auth, SCRAM."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import time
 import psycopg
 import pytest
 
-from tenantdb import db
+from tenantdb.database import connection as db
 from tenantdb import settings as settings_mod
 from tenantdb.errors import ToolkitError
 from tenantdb.local.postgres import Cluster, evaluate_rds_value, free_port
-from tenantdb.scram import scram_sha256_verifier
+from tenantdb.database.scram import scram_sha256_verifier
 
 
 def _target(master, **kw) -> db.Target:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from psycopg import sql
 
-from tenantdb import bootstrap, sqlfiles
+from tenantdb.database import bootstrap
+from tenantdb.database import sqlfiles
 from tenantdb import settings as settings_mod
 from tenantdb.errors import ToolkitError
 

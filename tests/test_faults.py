@@ -31,7 +31,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tenantdb import bootstrap, sqlfiles
+from tenantdb.database import bootstrap
+from tenantdb.database import sqlfiles
 from tenantdb import settings as settings_mod
 from tenantdb.local.postgres import free_port
 from tests.fixtures_local import LocalCli, Run

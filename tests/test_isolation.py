@@ -8,7 +8,9 @@ import secrets
 import psycopg
 import pytest
 
-from tenantdb import bootstrap, settings as settings_mod, tenants, verify
+from tenantdb import settings as settings_mod, verify
+from tenantdb.database import bootstrap
+from tenantdb.database import tenants
 from tenantdb.report import Status
 from tenantdb.verify import probe
 from tests.fixtures_pg import TEST_ENV, connect_as

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from tenantdb import tenants
+from tenantdb.database import tenants
 from tenantdb.aws import Aws
-from tenantdb.connect import parse_endpoint
+from tenantdb.database.master import parse_endpoint
 from tenantdb.local import state
 from tenantdb.local.postgres import Cluster, bindir
 from tenantdb.settings import Settings

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tenantdb import apply
+from tenantdb.infra import apply
 from tenantdb import settings as settings_mod
 from tenantdb.errors import ToolkitError
 from tenantdb.local import pipeline, state
@@ -82,7 +82,7 @@ def test_lock_serializes(tmp_path):
 
 
 def test_state_dir_relative_to_project_root(tmp_path):
-    from tenantdb.terraform import PROJECT_ROOT
+    from tenantdb.infra.terraform import PROJECT_ROOT
 
     assert state.state_dir(".tenantdb/local") == PROJECT_ROOT / ".tenantdb/local"
     assert state.state_dir(str(tmp_path)) == tmp_path

@@ -27,7 +27,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from tenantdb.aws import Aws
-from tenantdb.connect import parse_endpoint
+from tenantdb.database.master import parse_endpoint
 from tenantdb.local import state
 from tenantdb.local.postgres import Cluster
 from tenantdb.settings import Settings

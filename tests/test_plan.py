@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tenantdb import apply, cli
+from tenantdb import cli
+from tenantdb.infra import apply
 
 
 def test_bad_allow_replace_address_is_a_usage_error_before_anything_runs(capsys):

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tenantdb import plan_guard
+from tenantdb.infra import plan_guard
 from tenantdb.report import Report, Status
 
 STACK = "qualisys-db-dev"

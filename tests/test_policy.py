@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tenantdb import check, policy
+from tenantdb.infra import check
+from tenantdb.infra import policy_gate as policy
 from tenantdb import settings as settings_mod
 from tenantdb.report import Status
 

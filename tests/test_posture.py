@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tenantdb import bootstrap, settings as settings_mod, tenants, verify
+from tenantdb import settings as settings_mod, verify
+from tenantdb.database import bootstrap
+from tenantdb.database import tenants
 from tenantdb.report import Status
 from tenantdb.verify import posture
 from tests.fixtures_pg import TEST_ENV

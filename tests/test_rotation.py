@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tenantdb import settings as settings_mod
-from tenantdb import terraform
+from tenantdb.infra import terraform
 from tenantdb.report import Status
 from tenantdb.verify import aws_checks
 from tenantdb.verify.context import Context

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tenantdb import settings as settings_mod
-from tenantdb import check, terraform
+from tenantdb.infra import check
+from tenantdb.infra import terraform
 
 ENVS = settings_mod.ENVIRONMENTS
 
@@ -246,7 +247,7 @@ def test_network_comes_from_ssm_not_ids(env: str, stack_json: dict, cdktf_testin
 
 
 def test_outputs(stack_json: dict) -> None:
-    from tenantdb.check import REQUIRED_OUTPUTS
+    from tenantdb.infra.check import REQUIRED_OUTPUTS
     for env in ENVS:
         outputs = _db(stack_json, env)[1]["output"]
         assert set(outputs) == set(REQUIRED_OUTPUTS)

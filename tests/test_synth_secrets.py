@@ -53,7 +53,7 @@ def test_master_password_is_managed_by_rds(stack_json: dict) -> None:
 
 def test_synth_rejects_bad_settings_before_cdktf(tmp_path: Path) -> None:
     """main.py validates settings first and exits 2 with one line; synth maps that to UsageError."""
-    from tenantdb import synth
+    from tenantdb.infra import synth
 
     overlay = tmp_path / "bad.toml"
     overlay.write_text("[prod]\nengine_major = 14\n")

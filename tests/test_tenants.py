@@ -9,7 +9,9 @@ import uuid
 import psycopg
 import pytest
 
-from tenantdb import bootstrap, cli, tenants
+from tenantdb import cli
+from tenantdb.database import bootstrap
+from tenantdb.database import tenants
 from tenantdb.errors import ToolkitError, UsageError
 from tests.fixtures_pg import TEST_ENV
 

@@ -19,7 +19,8 @@ import psycopg
 import pytest
 
 from tenantdb import aws as aws_mod
-from tenantdb import bootstrap, cli, verify
+from tenantdb import cli, verify
+from tenantdb.database import bootstrap
 from tenantdb.report import Report, Status
 from tenantdb.settings import Settings
 from tests.fixtures_pg import aws_internal_roles

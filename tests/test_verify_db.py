@@ -9,7 +9,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from tenantdb import bootstrap, cli, verify
+from tenantdb import cli, verify
+from tenantdb.database import bootstrap
 from tenantdb.local.postgres import free_port
 from tenantdb.report import Status
 from tests.fixtures_pg import TEST_ENV

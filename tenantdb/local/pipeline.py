@@ -35,7 +35,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tenantdb import apply
+from tenantdb.infra import apply
 from tenantdb.errors import ToolkitError
 from tenantdb.local import emulator, state
 from tenantdb.local.progress import Progress
@@ -59,7 +59,7 @@ def up(settings: Settings, fmt: str = "table", overlay: str | os.PathLike[str] |
         with progress.stage("PostgreSQL cluster"):
             cluster = _ensure_cluster(settings, directory, progress)
         with progress.stage("synth (cdktf)"):
-            from tenantdb import synth
+            from tenantdb.infra import synth
 
             synth.synth(overlay=overlay, outdir=directory / "cdktf.out")
         apply.deploy(settings, directory / "cdktf.out", stage=progress.stage, note=progress.note)
@@ -69,12 +69,12 @@ def up(settings: Settings, fmt: str = "table", overlay: str | os.PathLike[str] |
             progress.note(live)
         s = settings if settings.ca_bundle else settings.model_copy(update={"ca_bundle": str(cluster.ca_file)})
         with progress.stage("bootstrap"):
-            from tenantdb import bootstrap
+            from tenantdb.database import bootstrap
 
             result = bootstrap.run(s)
             progress.note(f"{result.changed} of {len(result.steps)} steps changed")
         with progress.stage("sample tenants"):  # issue 5: isolation shown on real tenants
-            from tenantdb import tenants
+            from tenantdb.database import tenants
 
             progress.note(tenants.ensure_samples(s))
         with progress.stage("verify"):
@@ -182,7 +182,7 @@ def _refuse_foreign_listener(host: str, port: int) -> None:
 
 
 def _db_address(settings: Settings) -> tuple[str, int]:
-    from tenantdb.connect import parse_endpoint
+    from tenantdb.database.master import parse_endpoint
 
     if not settings.db_endpoint:
         raise ToolkitError("local: db_endpoint is not set; it maps the instance to the local cluster")

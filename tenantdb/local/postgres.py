@@ -340,7 +340,7 @@ class Cluster:
         """
         from psycopg import sql
 
-        from tenantdb.scram import scram_sha256_verifier
+        from tenantdb.database.scram import scram_sha256_verifier
 
         verifier = scram_sha256_verifier(password)
         attrs = sql.SQL("LOGIN CREATEDB CREATEROLE NOSUPERUSER NOBYPASSRLS NOREPLICATION PASSWORD {}").format(

@@ -18,13 +18,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tenantdb.errors import ToolkitError
-from tenantdb.terraform import PROJECT_ROOT
+from tenantdb.paths import under_root
 
 
 def state_dir(configured: str) -> Path:
     """The state directory: absolute as given, else relative to the project root."""
     path = Path(configured)
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    return under_root(path)
 
 
 def start_time(pid: int) -> str | None:

@@ -60,11 +60,11 @@ CHECKS: tuple[Spec, ...] = (
 def run(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = None) -> Report:
     """Every check against the environment; the report's exit_code is the CLI's."""
     if master_dsn is not None:
-        from tenantdb.connect import parse_master_dsn
+        from tenantdb.database.master import parse_master_dsn
 
         parse_master_dsn(master_dsn)  # a malformed DSN is a usage error (exit 2), not a failed check
     elif endpoint:
-        from tenantdb.connect import parse_endpoint
+        from tenantdb.database.master import parse_endpoint
 
         parse_endpoint(endpoint)
     ctx = Context(s, endpoint=endpoint, master_dsn=master_dsn)

@@ -11,7 +11,7 @@ import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from tenantdb import db
+from tenantdb.database import connection as db
 from tenantdb.aws import SECRET_KEYS
 from tenantdb.report import Check, compare, failed, passed, skipped
 from tenantdb.verify.context import Context

@@ -15,8 +15,8 @@ from typing import Any
 
 import psycopg
 
-from tenantdb import db
-from tenantdb.connect import MasterTarget, app_address, resolve_master
+from tenantdb.database import connection as db
+from tenantdb.database.master import MasterTarget, app_address, resolve_master
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 

@@ -18,7 +18,7 @@ import uuid
 import psycopg
 from psycopg import sql
 
-from tenantdb import db
+from tenantdb.database import connection as db
 from tenantdb.report import Check, failed, passed
 from tenantdb.verify.context import Context
 

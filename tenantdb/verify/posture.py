@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from tenantdb import db
+from tenantdb.database import connection as db
 from tenantdb.report import Check, errored, failed, passed
 from tenantdb.settings import Settings
 from tenantdb.verify.context import Context

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from tenantdb.errors import ToolkitError
+from tenantdb.paths import PROJECT_ROOT, under_root
 from tenantdb.report import Check, compare, errored, failed, passed, skipped
 from tenantdb.settings import Settings
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = PROJECT_ROOT / "policy" / "checkov.toml"
 TIMEOUT_S = 300
 SUMMARY_ID, SUMMARY_TITLE = "POLICY", "checkov policy scan (offline), exceptions in policy/checkov.toml"
@@ -89,7 +89,7 @@ def load_waivers(path: Path = CONFIG) -> list[Waiver]:
 
 def checkov_binary(s: Settings) -> Path:
     path = Path(s.checkov_path)
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    return under_root(path)
 
 
 def scan(stack_file: Path, checkov: Path) -> tuple[str, list[Result]]:

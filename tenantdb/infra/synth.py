@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 from tenantdb.errors import ToolkitError, UsageError
+from tenantdb.paths import PROJECT_ROOT
 from tenantdb.settings import SETTINGS_ENV_VAR
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MAIN = PROJECT_ROOT / "main.py"
 DEFAULT_OUTDIR = PROJECT_ROOT / "cdktf.out"
 WITH_ACCESS_ENV = "TENANTDB_WITH_ACCESS"  # read by main.py

@@ -1,7 +1,7 @@
 """Apply synthesized stacks with the real Terraform CLI: init, apply, plan.
 
 Used by `tenantdb local up`, by the tests that apply dev/staging/prod to the
-emulator, and by `tenantdb plan`. Stacks come from :func:`tenantdb.synth.synth`
+emulator, and by `tenantdb plan`. Stacks come from :func:`tenantdb.infra.synth.synth`
 (main.py in its own process); this module never imports cdktf.
 
 Against an emulator (``settings.aws_endpoint_url``) Terraform gets the
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenantdb import terraform
+from tenantdb.infra import terraform
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 

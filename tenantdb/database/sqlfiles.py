@@ -25,6 +25,7 @@ from pathlib import Path
 from psycopg import sql
 
 from tenantdb.errors import ToolkitError
+from tenantdb.paths import PROJECT_ROOT
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
@@ -32,7 +33,7 @@ _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 def sql_dir() -> Path:
     """The directory holding the bootstrap's SQL files."""
     candidates = [Path(os.environ["TENANTDB_SQL_DIR"])] if os.environ.get("TENANTDB_SQL_DIR") else []
-    candidates += [Path(__file__).resolve().parent.parent / "sql", Path(sys.prefix) / "share" / "tenantdb" / "sql"]
+    candidates += [PROJECT_ROOT / "sql", Path(sys.prefix) / "share" / "tenantdb" / "sql"]
     for path in candidates:
         if path.is_dir() and any(path.glob("*.sql")):
             return path

@@ -2,11 +2,11 @@
 
 Synthesizes the stacks (always: a plan of stale files would guard the wrong
 configuration), runs ``terraform init`` and ``terraform plan -out`` for each
-stack of the environment through :mod:`tenantdb.apply` (the emulator for
+stack of the environment through :mod:`tenantdb.infra.apply` (the emulator for
 ``local`` and any environment whose settings name an AWS endpoint, real AWS
 with the S3 backend otherwise), reads each saved plan back with
 ``terraform show -json`` and turns it into checks with
-:mod:`tenantdb.plan_guard` (stage "plan").
+:mod:`tenantdb.infra.plan_guard` (stage "plan").
 
 Exit code (the CLI's): 0 when nothing FAILs or ERRORs, 1 on a guard failure
 or a plan that could not be made, 2 on bad input.
@@ -19,7 +19,9 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from tenantdb import apply, plan_guard, terraform
+from tenantdb.infra import apply
+from tenantdb.infra import plan_guard
+from tenantdb.infra import terraform
 from tenantdb.errors import ToolkitError, UsageError
 from tenantdb.report import Check, Report, errored, passed
 from tenantdb.settings import Settings
@@ -40,7 +42,7 @@ def run(s: Settings, out: str | os.PathLike[str] | None = None, allow_replace: S
         hint = "run `tenantdb local up`" if s.environment == "local" else "start the emulator"
         rep.add(errored("PLAN", s.environment, f"no AWS emulator answers at {s.aws_endpoint_url}; {hint}"))
         return rep
-    from tenantdb import synth  # runs main.py in its own process; never imports cdktf here
+    from tenantdb.infra import synth  # runs main.py in its own process; never imports cdktf here
 
     try:
         written = _outdir(synth.synth(overlay=overlay, outdir=outdir))

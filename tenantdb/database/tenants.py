@@ -5,7 +5,7 @@ application's migrations own its tables, never app_user), a row in
 ``tenancy.tenants`` (its uuid is the value of app.current_tenant and of every
 tenant_id), USAGE for app_user and platform_admin, and default privileges so
 every table the migrator creates there gives them SELECT, INSERT, UPDATE,
-DELETE and nothing else (:func:`tenantdb.roles.tenant_schema`).
+DELETE and nothing else (:func:`tenantdb.database.roles.tenant_schema`).
 
 Slugs are validated before any connection is made (:func:`validate_slug`):
 bad input is exit 2 with nothing created. Each command runs in one
@@ -22,8 +22,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from tenantdb import db, roles
-from tenantdb.connect import resolve_master
+from tenantdb.database import connection as db
+from tenantdb.database import roles
+from tenantdb.database.master import resolve_master
 from tenantdb.errors import ToolkitError, UsageError
 from tenantdb.settings import Settings
 

@@ -5,7 +5,7 @@ Terraform must install hashicorp/aws from the on-disk filesystem mirror
 config under ``.tenantdb/`` and points ``TF_CLI_CONFIG_FILE`` at it in its own
 processes only; the user's home directory is never written.
 
-``python -m tenantdb.terraform`` writes the config and prints its path
+``python -m tenantdb.infra.terraform`` writes the config and prints its path
 (scripts/setup calls it).
 """
 
@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tenantdb.errors import ToolkitError
+from tenantdb.paths import PROJECT_ROOT, STATE_DIR
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-STATE_DIR = PROJECT_ROOT / ".tenantdb"
 CLI_CONFIG = STATE_DIR / "terraform.rc"
 PLUGIN_CACHE = STATE_DIR / "plugin-cache"
 DEFAULT_MIRROR = "/opt/tf-plugins"

@@ -12,7 +12,7 @@ extension version, schema and function definitions); a step changed when its
 fingerprint did. A second run therefore reports nothing changed.
 
 No password is ever printed or logged: app_user's is set as a SCRAM verifier
-computed here (tenantdb.scram), and written only to the connection secret.
+computed here (tenantdb.database.scram), and written only to the connection secret.
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
-from tenantdb import db, roles, sqlfiles
-from tenantdb.connect import MasterTarget, app_address, resolve_master
+from tenantdb.database import connection as db
+from tenantdb.database import roles
+from tenantdb.database import sqlfiles
+from tenantdb.database.master import MasterTarget, app_address, resolve_master
 from tenantdb.errors import ToolkitError
-from tenantdb.scram import scram_sha256_verifier
+from tenantdb.database.scram import scram_sha256_verifier
 from tenantdb.settings import Settings
 
 LOCK_KEY = 0x74656E616E746462
@@ -139,7 +141,7 @@ def run(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = No
                 if name == "roles":
                     result.steps.append(_guard("app-password",
                                                lambda: _password_step(conn, s, mt, endpoint, rotate_app_password)))
-            # issue 5: the migrator and platform_admin (tenantdb.roles), then the migrator's login secret.
+            # issue 5: the migrator and platform_admin (tenantdb.database.roles), then the migrator's login secret.
             if s.access_stack:
                 result.steps.append(Step("tenancy-roles", False, ACCESS_SKIP.format(stack=s.access_stack_id),
                                          skipped=True))

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenantdb import policy
-from tenantdb import synth as synth_mod
-from tenantdb import terraform
+from tenantdb.infra import policy_gate as policy
+from tenantdb.infra import synth as synth_mod
+from tenantdb.infra import terraform
 from tenantdb.errors import ToolkitError
 from tenantdb.report import Check, Report, compare, errored, failed, passed, run_check, skipped
 from tenantdb.settings import PROFILES, Settings

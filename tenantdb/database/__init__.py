@@ -1,0 +1,1 @@
+"""The database wing: connections, the bootstrap, the role model, tenants."""

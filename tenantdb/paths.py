@@ -1,0 +1,22 @@
+"""Where the project's own files live: the source tree and its state directory.
+
+Ground floor: imports nothing of the project. Every module that needs the
+project root or the state directory reads it here, so a move of the package
+changes one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+"""The checkout (or the installed package's parent): holds main.py, stacks/, sql/, policy/."""
+
+STATE_DIR = PROJECT_ROOT / ".tenantdb"
+"""The project's own state: the Terraform CLI config, the plugin cache, the local environment."""
+
+
+def under_root(path: str | Path) -> Path:
+    """``path`` as given when absolute, else relative to the project root."""
+    p = Path(path)
+    return p if p.is_absolute() else PROJECT_ROOT / p
