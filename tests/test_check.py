@@ -66,7 +66,7 @@ def test_check_fails_naming_ac3_when_prod_is_single_az(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "AC3" in proc.stdout
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("name") == "tenantdb.infra.check.prod"
+    assert suite is not None and suite.get("name") == "tenantdb.check.prod"
     failures = {case.get("name").split()[0] for case in suite.iter("testcase") if case.find("failure") is not None}
     assert failures == {"AC3"}
     assert suite.get("failures") == "1" and suite.get("errors") == "0"

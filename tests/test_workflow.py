@@ -339,7 +339,7 @@ def test_summary_renders_the_failures_of_a_junit_report(tmp_path):
     path = tmp_path / "check.xml"
     path.write_text(report.to_junit([sample_report()]))
     md = summary(tmp_path, path)
-    assert "**tenantdb.infra.plan.dev**: 3 checks, 1 failed, 0 errors, 0 skipped" in md
+    assert "**tenantdb.plan.dev**: 3 checks, 1 failed, 0 errors, 0 skipped" in md
     assert "FAIL | REPLACE qualisys-db-dev:aws_db_instance.db" in md
 
 
