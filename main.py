@@ -24,11 +24,11 @@ from tenantdb.errors import ToolkitError  # noqa: E402
 JSII_EOL_NODE_MAJORS = "16,18,20"
 
 WITH_ACCESS_ENV = "TENANTDB_WITH_ACCESS"
-"""Set to 1 by `tenantdb synth --with-access`: also synthesize the access stack (issue 8)."""
+"""Set to 1 by `tenantdb synth --with-access`: also synthesize the access stack (docs/access.md)."""
 
 
 def _prepare_environment(mirror: str) -> None:
-    """Before cdktf is imported: its node child copies the environment once (TOOLCHAIN.md)."""
+    """Before cdktf is imported: its node child copies the environment once."""
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
     # The end-of-life banner takes the node major versions to silence, not "1".
@@ -53,7 +53,7 @@ def build(app, targets: list[settings_mod.Settings]) -> None:  # noqa: ANN001 - 
             NetworkStandinStack(app, s)
         DatabaseStack(app, s)
         if access_requested(s):
-            # issue 8: roles and grants as postgresql provider resources (docs/access.md).
+            # Roles and grants as postgresql provider resources (docs/access.md).
             from stacks.access import AccessStack
             AccessStack(app, s)
 
