@@ -17,11 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from tenantdb import settings as settings_mod  # noqa: E402
-from tenantdb.infra import terraform  # noqa: E402
-from tenantdb.errors import ToolkitError  # noqa: E402
-
-JSII_EOL_NODE_MAJORS = "16,18,20"
+from tenantdb import settings as settings_mod  # noqa: E402 - after the sys.path line that finds the package
+from tenantdb.infra import terraform  # noqa: E402 - after the sys.path line that finds the package
+from tenantdb.errors import ToolkitError  # noqa: E402 - after the sys.path line that finds the package
 
 WITH_ACCESS_ENV = "TENANTDB_WITH_ACCESS"
 """Set to 1 by `tenantdb synth --with-access`: also synthesize the access stack (docs/access.md)."""
@@ -29,10 +27,8 @@ WITH_ACCESS_ENV = "TENANTDB_WITH_ACCESS"
 
 def _prepare_environment(mirror: str) -> None:
     """Before cdktf is imported: its node child copies the environment once."""
-    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-    os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
-    # The end-of-life banner takes the node major versions to silence, not "1".
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", JSII_EOL_NODE_MAJORS)
+    for name, value in terraform.QUIET_NODE_ENV.items():
+        os.environ.setdefault(name, value)
     os.environ.setdefault("CHECKPOINT_DISABLE", "1")
     try:
         # Only Testing.to_be_valid_terraform runs terraform from here; synth itself does not need it.
@@ -45,7 +41,7 @@ def access_requested(s: settings_mod.Settings) -> bool:
     return s.access_stack or os.environ.get(WITH_ACCESS_ENV) == "1"
 
 
-def build(app, targets: list[settings_mod.Settings]) -> None:  # noqa: ANN001 - cdktf.App
+def build(app, targets: list[settings_mod.Settings]) -> None:
     from stacks.database_stack import DatabaseStack
     from stacks.network_standin import NetworkStandinStack, wanted
     for s in targets:

@@ -7,6 +7,9 @@ changes one line.
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -20,3 +23,16 @@ def under_root(path: str | Path) -> Path:
     """``path`` as given when absolute, else relative to the project root."""
     p = Path(path)
     return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive fcntl lock on ``path`` (created with its parents): serializes processes
+    and threads alike, and the kernel drops it when a holder dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

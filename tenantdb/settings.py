@@ -79,6 +79,28 @@ EMULATOR_UNSUPPORTED: dict[str, str] = {
 Everything else is applied to the emulator exactly as to AWS. @see docs/local.md, docs/security.md."""
 
 
+RDS_EXTENSIONS: dict[int, frozenset[str]] = {15: frozenset({
+    # PostgreSQL's contrib modules RDS offers
+    "amcheck", "autoinc", "bloom", "btree_gin", "btree_gist", "citext", "cube", "dblink", "dict_int",
+    "dict_xsyn", "earthdistance", "fuzzystrmatch", "hstore", "insert_username", "intagg", "intarray",
+    "isn", "lo", "ltree", "moddatetime", "old_snapshot", "pageinspect", "pg_buffercache",
+    "pg_freespacemap", "pg_prewarm", "pg_stat_statements", "pg_trgm", "pg_visibility", "pg_walinspect",
+    "pgcrypto", "pgrowlocks", "pgstattuple", "plperl", "plpgsql", "pltcl", "postgres_fdw", "refint",
+    "seg", "sslinfo", "tablefunc", "tcn", "tsm_system_rows", "tsm_system_time", "unaccent", "uuid-ossp",
+    "bool_plperl", "hstore_plperl", "jsonb_plperl",
+    # third-party extensions RDS packages
+    "address_standardizer", "address_standardizer_data_us", "aws_commons", "aws_lambda", "aws_s3",
+    "h3", "h3_postgis", "hll", "hypopg", "ip4r", "mysql_fdw", "orafce", "pg_bigm", "pg_cron",
+    "pg_hint_plan", "pg_partman", "pg_proctab", "pg_repack", "pg_similarity", "pg_tle", "pg_transport",
+    "pgactive", "pgaudit", "pglogical", "pgrouting", "pgtap", "plprofiler", "plrust", "plv8", "postgis",
+    "postgis_raster", "postgis_tiger_geocoder", "postgis_topology", "prefix", "rdkit", "rds_tools", "rum",
+    "tds_fdw", "vector",
+})}
+"""Extension names (``CREATE EXTENSION`` names: pgvector is ``vector``) RDS for PostgreSQL offers, per
+engine major; ``extensions`` must name only these. @see AWS "Extensions supported for RDS for
+PostgreSQL 15" (Amazon RDS for PostgreSQL release notes, extension versions)."""
+
+
 class SettingsError(ValueError):
     """A settings value is invalid; ``str()`` is the one-line message."""
 
@@ -103,7 +125,8 @@ class Settings(BaseModel):
     """PostgreSQL major version; RDS picks the latest minor. @default 15 @see AC1 (15+ only)."""
 
     minimum_minor: int = 14
-    """Oldest minor the verifier accepts (row-security CVE fixes, 15.14). @default 14 @see verify ISO-CVE (PostgreSQL security releases of row security)."""
+    """Oldest minor the verifier accepts (row-security CVE fixes, 15.14).
+    @default 14 @see verify ISO-CVE (PostgreSQL security releases of row security)."""
 
     auto_minor_version_upgrade: bool = True
     """Let RDS apply minor versions in the maintenance window. @default true @see checkov CKV_AWS_226."""
@@ -208,10 +231,12 @@ class Settings(BaseModel):
     stricter profile where only the migrator does DDL (docs/tenancy.md)."""
 
     migrator_role: str = "app_migrator"
-    """Owner of tenant objects; the role migrations run as. @default "app_migrator" @see Story 1.3 (Alembic migrations), docs/tenancy.md."""
+    """Owner of tenant objects; the role migrations run as.
+    @default "app_migrator" @see Story 1.3 (Alembic migrations), docs/tenancy.md."""
 
     platform_admin_role: str = "platform_admin"
-    """NOLOGIN role that reaches every tenant through explicit policies. @default "platform_admin" @see Story 1.3 uber admin."""
+    """NOLOGIN role that reaches every tenant through explicit policies.
+    @default "platform_admin" @see Story 1.3 uber admin."""
 
     reporting_role: str = "app_reporting"
     """NOLOGIN read-only role for reporting: SELECT on every table and sequence the migrator creates,
@@ -222,10 +247,12 @@ class Settings(BaseModel):
     """Existing login roles granted platform_admin. @default none @see Story 1.3 uber admin."""
 
     tenancy_schema: str = "tenancy"
-    """The toolkit's own schema (current_tenant_id(), the tenant registry). @default "tenancy" @see Story 0.4 RLS policy pattern."""
+    """The toolkit's own schema (current_tenant_id(), the tenant registry).
+    @default "tenancy" @see Story 0.4 RLS policy pattern."""
 
     tenant_setting: str = "app.current_tenant"
-    """The session setting that carries the tenant id. @default "app.current_tenant" @see Story 0.4 RLS policy pattern."""
+    """The session setting that carries the tenant id.
+    @default "app.current_tenant" @see Story 0.4 RLS policy pattern."""
 
     tenant_schema_prefix: str = "tenant_"
     """Prefix of every tenant schema, ``tenant_<slug>``. @default "tenant_" @see Story 0.4 schema structure."""
@@ -237,14 +264,16 @@ class Settings(BaseModel):
     aws_internal_roles: tuple[str, ...] = ("rdsadmin", "rdsrepladmin", "rdstopmgr")
     """Roles the database's operator owns, allowed SUPERUSER/BYPASSRLS besides the master (ISO-SUPERUSER).
     @default RDS's own (rdsadmin, rdsrepladmin, rdstopmgr); local adds "postgres", the local
-    cluster's initdb superuser that plays rdsadmin @see verify ISO-SUPERUSER, AWS RDS "Understanding PostgreSQL roles"."""
+    cluster's initdb superuser that plays rdsadmin
+    @see verify ISO-SUPERUSER, AWS RDS "Understanding PostgreSQL roles"."""
 
     # ----- secrets (AC9, task 6) --------------------------------------------
     connection_secret_name: str = "qualisys/database/connection"
     """Secret holding app_user's connection JSON. @default "qualisys/database/connection" @see AC9, task 6.1."""
 
     migrator_secret_name: str = "qualisys/database/migrator"
-    """Secret holding the migrator's connection JSON. @default "qualisys/database/migrator" @see Story 1.3 (migrations run as the migrator)."""
+    """Secret holding the migrator's connection JSON.
+    @default "qualisys/database/migrator" @see Story 1.3 (migrations run as the migrator)."""
 
     secret_rotation_days: int = Field(90, ge=1, le=90)
     """Rotation period of the connection and migrator secrets, at most 90 days (checkov CKV_AWS_304).
@@ -253,7 +282,8 @@ class Settings(BaseModel):
     rotation_application_id: str = (
         "arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSPostgreSQLRotationSingleUser")
     """AWS's PostgreSQL single-user rotation function in the Serverless Application Repository (aws partition).
-    @default SecretsManagerRDSPostgreSQLRotationSingleUser @see Story 0.4 task 6.3, AWS CDK SecretRotationApplication."""
+    @default SecretsManagerRDSPostgreSQLRotationSingleUser
+    @see Story 0.4 task 6.3, AWS CDK SecretRotationApplication."""
 
     rotation_application_version: str = Field("1.1.671", pattern=r"^\d+\.\d+\.\d+$")
     """Pinned semantic version of the rotation application. @default 1.1.671 (what AWS CDK's
@@ -272,14 +302,17 @@ class Settings(BaseModel):
 
     # ----- network inputs (Story 0.2) ---------------------------------------
     ssm_db_subnet_group_param: str = ""
-    """SSM parameter holding the DB subnet group name. @default "/<project>/<env>/network/db_subnet_group_name" @see task 1.1."""
+    """SSM parameter holding the DB subnet group name.
+    @default "/<project>/<env>/network/db_subnet_group_name" @see task 1.1."""
 
     ssm_security_group_param: str = ""
-    """SSM parameter holding the RDS security group id. @default "/<project>/<env>/network/rds_security_group_id" @see task 4.1."""
+    """SSM parameter holding the RDS security group id.
+    @default "/<project>/<env>/network/rds_security_group_id" @see task 4.1."""
 
     # ----- Terraform state --------------------------------------------------
     state_bucket: str = ""
-    """S3 bucket for Terraform state (not used by local). @default "<project>-tfstate-<env>" @see README state bucket."""
+    """S3 bucket for Terraform state (not used by local).
+    @default "<project>-tfstate-<env>" @see README state bucket."""
 
     state_key: str = ""
     """State object key. @default "tenantdb/<env>/terraform.tfstate"."""
@@ -302,7 +335,8 @@ class Settings(BaseModel):
     """One endpoint for every AWS API (an emulator). @default none (real AWS); the local state for local."""
 
     db_endpoint: str | None = None
-    """HOST:PORT replacing the instance address (tunnel, local cluster). @default none @see `--endpoint`, docs/runbook.md."""
+    """HOST:PORT replacing the instance address (tunnel, local cluster).
+    @default none @see `--endpoint`, docs/runbook.md."""
 
     ca_bundle: str | None = None
     """CA bundle for sslmode=verify-full. @default none (sslmode=require) @see AWS RDS SSL."""
@@ -314,11 +348,14 @@ class Settings(BaseModel):
     """Total time spent retrying transient connection failures. @default 30 @see docs/faults.md (retries), Story 1.3."""
 
     provider_mirror: str = "/opt/tf-plugins"
-    """Terraform provider filesystem mirror root. @default "/opt/tf-plugins" (where this kind of build machine keeps hashicorp/aws 5.100.0) @see docs/architecture.md (offline provider mirror)."""
+    """Terraform provider filesystem mirror root.
+    @default "/opt/tf-plugins" (where this kind of build machine keeps hashicorp/aws 5.100.0)
+    @see docs/architecture.md (offline provider mirror)."""
 
     checkov_path: str = ".tools/checkov/bin/checkov"
     """The checkov the policy gate of `tenantdb check` runs (project-relative or absolute; installed by
-    scripts/setup from tools-requirements.txt). @default ".tools/checkov/bin/checkov" @see policy/checkov.toml, docs/security.md (policy gate)."""
+    scripts/setup from tools-requirements.txt). @default ".tools/checkov/bin/checkov"
+    @see policy/checkov.toml, docs/security.md (policy gate)."""
 
     access_stack: bool = False
     """Manage roles and grants with the access stack ``<project>-access-<env>`` (Terraform postgresql
@@ -327,7 +364,8 @@ class Settings(BaseModel):
     @default false @see docs/access.md."""
 
     local_state_dir: str = ".tenantdb/local"
-    """Where the local environment keeps pids, ports, the cluster and state (project-relative). @default ".tenantdb/local" @see docs/local.md."""
+    """Where the local environment keeps pids, ports, the cluster and state (project-relative).
+    @default ".tenantdb/local" @see docs/local.md."""
 
     local_moto_port: int = Field(4599, ge=1024, le=65535)
     """Loopback port of the local moto server. @default 4599 @see docs/local.md."""
@@ -399,7 +437,8 @@ class Settings(BaseModel):
     @classmethod
     def _class(cls, v: str) -> str:
         if v not in INSTANCE_CLASS_MEMORY_GIB:
-            raise ValueError(f"unknown instance class; use one of db.t3.*, db.t4g.*, db.m5/m6g/m6i/m7g.*, db.r5/r6g/r6i/r7g.* (e.g. db.t3.medium)")
+            raise ValueError("unknown instance class; use one of db.t3.*, db.t4g.*, db.m5/m6g/m6i/m7g.*, "
+                             "db.r5/r6g/r6i/r7g.* (e.g. db.t3.medium)")
         return v
 
     @field_validator("backup_window")
@@ -450,7 +489,22 @@ class Settings(BaseModel):
     @classmethod
     def _role_arn(cls, v: str) -> str:
         if v and not _ROLE_ARN.match(v):
-            raise ValueError('must be empty or an IAM role ARN, e.g. "arn:aws:iam::123456789012:role/tenantdb-plan-dev"')
+            raise ValueError('must be empty or an IAM role ARN, '
+                             'e.g. "arn:aws:iam::123456789012:role/tenantdb-plan-dev"')
+        return v
+
+    @field_validator("extensions")
+    @classmethod
+    def _extensions(cls, v: tuple[str, ...], info: Any) -> tuple[str, ...]:
+        # A newer major without its own list is held to the newest list there is.
+        major = min(info.data.get("engine_major", 15), max(RDS_EXTENSIONS))
+        unknown = [name for name in v if name not in RDS_EXTENSIONS[major]]
+        if unknown:
+            hint = " (pgvector's extension is named vector)" if unknown[0] == "pgvector" else ""
+            raise ValueError(f"{unknown[0]!r} is not an extension RDS for PostgreSQL {major} offers{hint}; "
+                             "use names from tenantdb.settings.RDS_EXTENSIONS, e.g. uuid-ossp, pgcrypto, vector")
+        if len(set(v)) != len(v):
+            raise ValueError("names an extension twice")
         return v
 
     @field_validator("project")
@@ -472,7 +526,8 @@ class Settings(BaseModel):
                  self.reporting_role]
         if len(set(roles)) != len(roles):
             raise _FieldError("app_role", self.app_role,
-                              "app_role, migrator_role, platform_admin_role, reporting_role and master_username must differ")
+                              "app_role, migrator_role, platform_admin_role, reporting_role "
+                              "and master_username must differ")
         if self.app_role in self.platform_admin_members:
             raise _FieldError("platform_admin_members", self.platform_admin_members,
                               f"must not include app_role {self.app_role!r} (it would reach every tenant's rows)")
@@ -563,8 +618,11 @@ class Settings(BaseModel):
             "maintenance_work_mem": (str(self.maintenance_work_mem_mb * 1024), "immediate"),
             "shared_preload_libraries": ("pg_stat_statements", "pending-reboot"),
             "pg_stat_statements.track": ("all", "immediate"),
+            "pg_stat_statements.track_utility": ("0", "immediate"),
             "log_min_duration_statement": (str(self.log_min_duration_statement_ms), "immediate"),
-            "log_statement": ("ddl", "immediate"),
+            # none, not ddl: AWS's single-user rotation function sends ALTER USER ... PASSWORD in
+            # clear, and a DDL log (exported to CloudWatch) would keep every rotated password.
+            "log_statement": ("none", "immediate"),
             "rds.force_ssl": ("1", "immediate"),
             "password_encryption": ("scram-sha-256", "immediate"),
         }
@@ -609,7 +667,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     # local: dev's values, AWS endpoints pointed at the local emulator (docs/local.md);
     # "postgres" is the stand-in cluster's initdb superuser, playing RDS's rdsadmin.
     "local": {"aws_internal_roles": ("rdsadmin", "rdsrepladmin", "rdstopmgr", "postgres"),
-              "sample_tenants": ("acme", "globex")},
+              "sample_tenants": ("acme", "globex"), "tenant_migrations": "migrations/tenant"},
     "dev": {},
     "staging": {},
     "prod": {

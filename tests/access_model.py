@@ -62,7 +62,7 @@ def from_json(doc: dict[str, Any]) -> dict[str, set[tuple]]:
 
 def from_catalog(conn: psycopg.Connection, names: list[str], schemas: list[str]) -> dict[str, set[tuple]]:
     """The same structure from the live catalog, for the roles ``names`` (and PUBLIC) in ``schemas``."""
-    q = lambda text, params=None: {tuple(r) for r in conn.execute(text, params).fetchall()}  # noqa: E731
+    q = lambda text, params=None: {tuple(r) for r in conn.execute(text, params).fetchall()}  # noqa: E731 - a one-line local helper reads better as a lambda
     p = {"names": names, "schemas": schemas}
     return {
         "roles": q("SELECT rolname, rolcanlogin, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole, "
@@ -95,7 +95,8 @@ def apply_like_the_provider(conn: psycopg.Connection, doc: dict[str, Any]) -> No
     for body in res.get("postgresql_role", {}).values():
         words = ["LOGIN" if body.get("login") else "NOLOGIN"]
         words += [("" if body.get(a, d) else "NO") + w for (a, d), w in zip(
-            ROLE_ATTRS[1:], ("SUPERUSER", "BYPASSRLS", "CREATEDB", "CREATEROLE", "REPLICATION", "INHERIT"))]
+            ROLE_ATTRS[1:], ("SUPERUSER", "BYPASSRLS", "CREATEDB", "CREATEROLE", "REPLICATION", "INHERIT"),
+            strict=True)]
         conn.execute(sql.SQL("CREATE ROLE {} " + " ".join(words)).format(ident(body["name"])))
     for body in res.get("postgresql_grant_role", {}).values():
         conn.execute(sql.SQL("GRANT {} TO {}").format(ident(resolve(doc, body["grant_role"])),

@@ -3,9 +3,10 @@ real part the tests start: a PostgreSQL server, a moto server, synthesized stack
 
 import os
 
+from tenantdb.infra.terraform import QUIET_NODE_ENV
+
 # jsii's Node end-of-life banner is noise in every test that touches cdktf.
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "16,18,20")
+for _name, _value in QUIET_NODE_ENV.items():
+    os.environ.setdefault(_name, _value)
 
 pytest_plugins = ["fixtures_pg", "fixtures_aws", "fixtures_synth", "fixtures_local"]

@@ -122,7 +122,8 @@ def test_check_asserts_the_json_and_skips_validate(with_access: dict[str, Path],
     s = settings_mod.load("dev")
     got = {c.id: c for c in check.access_checks(s, with_access)}
     assert got["ACCESS-STACK"].status is Status.PASS, got["ACCESS-STACK"].actual
-    assert got["ACCESS-TF-VALIDATE"].status is Status.SKIP and "not in the offline mirror" in got["ACCESS-TF-VALIDATE"].detail
+    assert (got["ACCESS-TF-VALIDATE"].status is Status.SKIP
+            and "not in the offline mirror" in got["ACCESS-TF-VALIDATE"].detail)
     # A password slipped onto a role FAILs, naming it.
     doc = json.loads((with_access[s.access_stack_id] / "cdk.tf.json").read_text())
     doc["resource"]["postgresql_role"][s.app_role]["password"] = "x"

@@ -82,7 +82,7 @@ def test_lock_serializes(tmp_path):
 
 
 def test_state_dir_relative_to_project_root(tmp_path):
-    from tenantdb.infra.terraform import PROJECT_ROOT
+    from tenantdb.paths import PROJECT_ROOT
 
     assert state.state_dir(".tenantdb/local") == PROJECT_ROOT / ".tenantdb/local"
     assert state.state_dir(str(tmp_path)) == tmp_path
@@ -145,9 +145,10 @@ def test_down_with_nothing_running_says_so(tmp_path, capsys):
 
 
 def test_instance_memory_from_the_class_the_emulator_reports():
-    assert pipeline.instance_memory_bytes({"DBInstanceClass": "db.t3.medium"}) == 4 * 1024**3
-    with pytest.raises(ToolkitError, match="memory unknown"):
-        pipeline.instance_memory_bytes({"DBInstanceClass": "db.x99.huge"})
+    s = settings_mod.load("local", None, instance_class="db.t3.medium")
+    assert pipeline.instance_memory_bytes(s, {"DBInstanceClass": "db.t3.medium"}) == 4 * 1024**3
+    with pytest.raises(ToolkitError, match="'db.r5.large' in the emulator, 'db.t3.medium' in settings"):
+        pipeline.instance_memory_bytes(s, {"DBInstanceClass": "db.r5.large"})
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the postgres user only matters when running as root")

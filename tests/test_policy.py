@@ -1,4 +1,4 @@
-"""The policy gate of `tenantdb check` (issue 6): checkov over each synthesized database
+"""The policy gate of `tenantdb check`: checkov over each synthesized database
 stack, offline, with every exception written with its reason in policy/checkov.toml.
 
 Real checkov (.tools/checkov), real synth (main.py in its own process); nothing mocked.
@@ -17,6 +17,8 @@ import pytest
 
 from tenantdb.infra import check
 from tenantdb.infra import policy_gate as policy
+from tenantdb.infra.check import instance as instance_checks
+from tenantdb.infra.check import rotation
 from tenantdb import settings as settings_mod
 from tenantdb.report import Status
 
@@ -42,13 +44,13 @@ def test_prod_has_zero_checkov_failures(prod_report) -> None:
     assert len(policy_ids) >= 40, "checkov's results are listed one check per checkov id"
     assert [i for i in policy_ids if checks[i]["status"] not in ("PASS", "SKIP")] == []
     assert checks["POLICY"]["status"] == "PASS" and "0 fail" in checks["POLICY"]["actual"]
-    # What issue 6 asked checkov to find set explicitly on prod:
+    # What the security review asked checkov to find set explicitly on prod:
     for cid in ("CKV_AWS_161", "CKV_AWS_211", "CKV_AWS_226", "CKV2_AWS_60", "CKV2_AWS_30", "CKV2_AWS_69",
                 "CKV_AWS_7", "CKV2_AWS_64", "CKV_AWS_33", "CKV_AWS_149", "CKV2_AWS_57", "CKV_AWS_304",
                 "CKV_AWS_158", "CKV_AWS_338", "CKV_AWS_157", "CKV_AWS_293", "CKV_AWS_17", "CKV_AWS_16"):
         assert checks[cid]["status"] == "PASS", (cid, checks[cid])
     assert checks["SH-RDS.25"]["status"] == "PASS"
-    assert checks["EXTENDED-SUPPORT"]["status"] == "PASS" and checks["SEC-ROTATION"]["status"] == "PASS"
+    assert checks["EXTENDED-SUPPORT"]["status"] == "PASS" and checks["SEC-ROTATION-APP"]["status"] == "PASS"
 
 
 def test_prod_exceptions_are_listed_with_their_reasons(prod_report) -> None:
@@ -122,7 +124,8 @@ def test_stale_exception_fails_the_summary(synth_out: dict[str, Path], tmp_path:
 
 def test_unknown_condition_and_missing_reason_are_errors(synth_out: dict[str, Path], tmp_path: Path) -> None:
     s, stack_file, instance = _stack(synth_out, "dev", tmp_path)
-    for body in ('[[exception]]\nid = "CKV_AWS_157"\nresources = ["resource.db"]\nreason = "x"\nwhen = { multiaz = false }\n',
+    for body in ('[[exception]]\nid = "CKV_AWS_157"\nresources = ["resource.db"]\nreason = "x"\n'
+                 'when = { multiaz = false }\n',
                  '[[exception]]\nid = "CKV_AWS_157"\nresources = ["resource.db"]\n'):
         config = tmp_path / "bad.toml"
         config.write_text(body)
@@ -148,11 +151,12 @@ def test_extended_support_and_rotation_assertions_fail_on_a_tampered_stack(synth
     doc = json.loads((synth_out[s.stack_id] / "cdk.tf.json").read_text())
     (instance,) = doc["resource"]["aws_db_instance"].values()
     instance.pop("engine_lifecycle_support")
-    doc["resource"]["aws_secretsmanager_secret_rotation"]["connection"]["rotation_rules"]["automatically_after_days"] = 120
+    connection_rotation = doc["resource"]["aws_secretsmanager_secret_rotation"]["connection"]
+    connection_rotation["rotation_rules"]["automatically_after_days"] = 120
     doc["resource"]["aws_serverlessapplicationrepository_cloudformation_stack"]["rotation"]["parameters"].pop("kmsKeyArn")
     ctx = check.Ctx(s, check.baseline(s), check.Stack(tmp_path, doc))
-    (es,) = check.run_check("EXTENDED-SUPPORT", "", lambda: check.extended_support(ctx))
+    (es,) = check.run_check("EXTENDED-SUPPORT", "", lambda: instance_checks.extended_support(ctx))
     assert es.status is Status.FAIL and "Extended Support" in es.detail
-    (rot,) = check.run_check("SEC-ROTATION", "", lambda: check.sec_rotation(ctx))
+    (rot,) = check.run_check("SEC-ROTATION-APP", "", lambda: rotation.app_secrets(ctx))
     assert rot.status is Status.FAIL
     assert "every 120 d" in rot.detail and "kmsKeyArn" in rot.detail

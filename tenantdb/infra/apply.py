@@ -11,7 +11,6 @@ created in the emulator first: the synthesized S3 backend points there.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -52,19 +51,6 @@ def tf_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-@contextmanager
-def _init_lock() -> Iterator[None]:
-    """Serialize `terraform init` across processes: the shared plugin cache is not safe
-    for concurrent installs ("failed to create directory ... file exists")."""
-    terraform.STATE_DIR.mkdir(parents=True, exist_ok=True)
-    with open(terraform.STATE_DIR / "init.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ensure_state_bucket(settings: Settings) -> None:
     """Create the S3 state bucket in the emulator (dev/staging/prod pointed at one). No-op otherwise.
 
@@ -83,15 +69,14 @@ def ensure_state_bucket(settings: Settings) -> None:
         pass
     try:
         s3.create_bucket(Bucket=settings.state_bucket)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any failure becomes one ToolkitError line
         raise ToolkitError(f"s3:CreateBucket {settings.state_bucket} at {settings.aws_endpoint_url}: "
                            f"{type(exc).__name__}") from None
 
 
 def init(settings: Settings, directory: Path) -> None:
     ensure_state_bucket(settings)
-    with _init_lock():
-        result = terraform.init(directory, settings.provider_mirror, env=tf_env(settings))
+    result = terraform.init(directory, settings.provider_mirror, env=tf_env(settings))  # serialised inside
     _check("init", directory, result)
 
 
@@ -166,7 +151,7 @@ def deploy(settings: Settings, outdir: Path, stage: Callable[[str], Any] | None 
 
 
 def left_out_note(settings: Settings, stack_id: str) -> str:
-    """issue 6: name what the database stack leaves out where AWS is an emulator (settings.EMULATOR_UNSUPPORTED)."""
+    """Name what the database stack leaves out where AWS is an emulator (settings.EMULATOR_UNSUPPORTED)."""
     if stack_id != settings.stack_id or not settings.emulator_left_out:
         return ""
     return f"; left out for the emulator: {', '.join(settings.emulator_left_out)}"

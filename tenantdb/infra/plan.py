@@ -30,7 +30,8 @@ PLAN_NAME = "tenantdb.tfplan"
 """The saved plan's file name in each stack directory when ``--out`` is not given."""
 
 # A resource address (type.name, optionally indexed), optionally prefixed by its stack id.
-_ADDRESS = re.compile(r"^(?:[a-z0-9][a-z0-9-]*:)?(?:module\.[\w-]+(?:\[[^\]]+\])?\.)*[a-z][a-z0-9_]*\.[\w-]+(?:\[[^\]]+\])?$")
+_ADDRESS = re.compile(r"^(?:[a-z0-9][a-z0-9-]*:)?(?:module\.[\w-]+(?:\[[^\]]+\])?\.)*"
+                      r"[a-z][a-z0-9_]*\.[\w-]+(?:\[[^\]]+\])?$")
 
 
 def run(s: Settings, out: str | os.PathLike[str] | None = None, allow_replace: Sequence[str] = (),
@@ -107,9 +108,9 @@ def _validated(allow_replace: Sequence[str]) -> list[str]:
 
 
 def _emulator_answers(s: Settings) -> bool:
-    from tenantdb.local import emulator
+    from tenantdb.aws import endpoint_answers
 
-    return emulator.answers(s.aws_endpoint_url or "", timeout=2.0)
+    return endpoint_answers(s.aws_endpoint_url or "", timeout=2.0)
 
 
 def _outdir(stack_dirs: list[Path]) -> Path:

@@ -1,7 +1,7 @@
 """The project's Terraform CLI config and Terraform runs.
 
 Terraform must install hashicorp/aws from the on-disk filesystem mirror
-(TOOLCHAIN.md: the registry cannot be reached). The project writes its own CLI
+(the registry cannot be reached from this kind of build machine). The project writes its own CLI
 config under ``.tenantdb/`` and points ``TF_CLI_CONFIG_FILE`` at it in its own
 processes only; the user's home directory is never written.
 
@@ -14,16 +14,25 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from tenantdb.errors import ToolkitError
-from tenantdb.paths import PROJECT_ROOT, STATE_DIR
+from tenantdb.paths import STATE_DIR, file_lock
 
 CLI_CONFIG = STATE_DIR / "terraform.rc"
 PLUGIN_CACHE = STATE_DIR / "plugin-cache"
 DEFAULT_MIRROR = "/opt/tf-plugins"
+
+QUIET_NODE_ENV: Mapping[str, str] = {
+    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+    # The end-of-life banner takes the node major versions to silence, not "1".
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "16,18,20",
+}
+"""Environment that silences jsii's Node version banners: noise in every cdktf run."""
 
 
 def cli_config_text(mirror: str = DEFAULT_MIRROR) -> str:
@@ -43,11 +52,18 @@ def cli_config_text(mirror: str = DEFAULT_MIRROR) -> str:
     )
 
 
+BUILT_MIRROR = STATE_DIR / "tf-plugins"
+"""The mirror scripts/setup builds from the registry where the settings' mirror does not exist."""
+
+
 def ensure_cli_config(mirror: str = DEFAULT_MIRROR) -> Path:
     """Write the CLI config when missing or different; return its path."""
     if not (Path(mirror) / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
-        raise ToolkitError(f"provider mirror {mirror}: no registry.terraform.io/hashicorp/aws below it; "
-                           "set provider_mirror in the settings to the mirror root")
+        if not (BUILT_MIRROR / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+            raise ToolkitError(f"provider mirror {mirror}: no registry.terraform.io/hashicorp/aws below it; "
+                               "set provider_mirror in the settings to the mirror root, or run scripts/setup "
+                               "where the Terraform registry can be reached (it builds one)")
+        mirror = str(BUILT_MIRROR)
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)
     text = cli_config_text(mirror)
@@ -97,19 +113,29 @@ def run(args: Sequence[str], cwd: Path, mirror: str = DEFAULT_MIRROR,
         proc = subprocess.run(["terraform", *args], cwd=cwd, env=terraform_env(mirror, env),
                               capture_output=True, text=True, timeout=timeout, check=False)
     except FileNotFoundError:
-        raise ToolkitError("terraform is not on PATH; install Terraform 1.11 (see TOOLCHAIN.md)") from None
+        raise ToolkitError("terraform is not on PATH; install Terraform 1.11 or later") from None
     except subprocess.TimeoutExpired:
         raise ToolkitError(f"terraform {' '.join(args[:1])} in {cwd} timed out after {timeout:.0f} s") from None
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+@contextmanager
+def init_lock() -> Iterator[None]:
+    """Serialize `terraform init` across processes and threads: the shared plugin cache is not
+    safe for concurrent installs ("failed to create directory ... file exists")."""
+    with file_lock(STATE_DIR / "init.lock"):
+        yield
+
+
 def init(cwd: Path, mirror: str = DEFAULT_MIRROR, backend: bool = True,
          backend_config: Sequence[str] = (), env: Mapping[str, str] | None = None) -> Result:
+    """`terraform init`, one at a time (:func:`init_lock`)."""
     args = ["init", "-no-color", "-input=false"]
     if not backend:
         args.append("-backend=false")
     args += [f"-backend-config={kv}" for kv in backend_config]
-    return run(args, cwd, mirror, env)
+    with init_lock():
+        return run(args, cwd, mirror, env)
 
 
 if __name__ == "__main__":  # pragma: no cover - scripts/setup

@@ -17,6 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tenantdb.aws import endpoint_answers
 from tenantdb.errors import ToolkitError
 from tenantdb.local import state
 from tenantdb.local.fidelity import SERVER_ENV
@@ -52,15 +53,8 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def answers(url: str, timeout: float = 2.0) -> bool:
-    """True when a moto server answers its management API at ``url``."""
-    try:
-        with urllib.request.urlopen(f"{url}/moto-api/reset-auth", timeout=timeout):
-            return True
-    except urllib.error.HTTPError:  # GET is refused with 400, which proves moto is there
-        return True
-    except (urllib.error.URLError, OSError):
-        return False
+answers = endpoint_answers
+"""True when a moto server answers its management API at a URL (the probe lives in tenantdb.aws)."""
 
 
 def start(directory: Path, port: int, *, plain: bool = False, timeout: float = 60.0,

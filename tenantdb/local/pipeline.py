@@ -39,7 +39,7 @@ from tenantdb.infra import apply
 from tenantdb.errors import ToolkitError
 from tenantdb.local import emulator, state
 from tenantdb.local.progress import Progress
-from tenantdb.settings import INSTANCE_CLASS_MEMORY_GIB, Settings
+from tenantdb.settings import Settings
 
 POSTGRES = "postgres"
 
@@ -73,7 +73,7 @@ def up(settings: Settings, fmt: str = "table", overlay: str | os.PathLike[str] |
 
             result = bootstrap.run(s)
             progress.note(f"{result.changed} of {len(result.steps)} steps changed")
-        with progress.stage("sample tenants"):  # issue 5: isolation shown on real tenants
+        with progress.stage("sample tenants"):  # isolation shown on real tenants
             from tenantdb.database import tenants
 
             progress.note(tenants.ensure_samples(s))
@@ -197,7 +197,7 @@ def bring_to_life(settings: Settings, cluster: Any) -> str:
     aws = Aws(settings)
     inst = aws.instance()
     params = parameter_values(aws, inst)
-    memory = instance_memory_bytes(inst)
+    memory = instance_memory_bytes(settings, inst)
     user, password = aws.master_credentials(inst)
     if user != inst.get("MasterUsername"):
         raise ToolkitError(f"master secret of {settings.instance_identifier} names user {user!r}, the instance "
@@ -206,11 +206,13 @@ def bring_to_life(settings: Settings, cluster: Any) -> str:
         outcome = cluster.apply_parameters(params, memory)
         cluster.ensure_master_role(user, password)
         created = cluster.create_database(inst["DBName"], owner=user)
+        lacking = cluster.offer_extensions(settings.extensions, inst["DBName"], owner=user)  # RDS's allow-list
     except ClusterError as exc:
         raise ToolkitError(f"local PostgreSQL: {exc}") from None
     restarted = f", restarted for {', '.join(outcome['restarted'])}" if outcome["restarted"] else ""
+    lacks = "".join(f"; no extension {name}: {why}" for name, why in lacking.items())
     return (f"{len(outcome['applied'])} parameters{restarted}; master {user}; "
-            f"database {inst['DBName']} {'created' if created else 'present'}")
+            f"database {inst['DBName']} {'created' if created else 'present'}{lacks}")
 
 
 def parameter_values(aws: Any, inst: dict[str, Any]) -> dict[str, str]:
@@ -227,12 +229,13 @@ def parameter_values(aws: Any, inst: dict[str, Any]) -> dict[str, str]:
     return values
 
 
-def instance_memory_bytes(inst: dict[str, Any]) -> int:
-    """The nominal memory of the instance class the emulator reports (RDS's DBInstanceClassMemory)."""
+def instance_memory_bytes(settings: Settings, inst: dict[str, Any]) -> int:
+    """RDS's DBInstanceClassMemory: the settings' class memory, once the emulator confirms it runs that class."""
     cls = inst.get("DBInstanceClass", "")
-    if cls not in INSTANCE_CLASS_MEMORY_GIB:
-        raise ToolkitError(f"instance class {cls!r}: memory unknown; cannot evaluate {{DBInstanceClassMemory}}")
-    return INSTANCE_CLASS_MEMORY_GIB[cls] * 1024**3
+    if cls != settings.instance_class:
+        raise ToolkitError(f"instance class {cls!r} in the emulator, {settings.instance_class!r} in settings "
+                           "instance_class: apply the stack again; cannot evaluate {DBInstanceClassMemory}")
+    return settings.instance_memory_bytes
 
 
 # ----- down ---------------------------------------------------------------------

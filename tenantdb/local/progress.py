@@ -49,7 +49,7 @@ class Progress:
             self.timings.append((name, elapsed, ok))
             mark = "ok" if ok else "FAILED"
             note = f"  {self._note}" if self._note and ok else ""
-            self._write(f"\r\033[K" if self.live else "")
+            self._write("\r\033[K" if self.live else "")
             self._write(f"  {mark:>6} {name} ({elapsed:.1f} s){note}\n")
 
     def _tick(self, name: str, started: float, stop: threading.Event) -> None:

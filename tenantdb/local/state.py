@@ -7,7 +7,6 @@ still the one we started (a recycled pid has another start time).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
@@ -18,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tenantdb.errors import ToolkitError
-from tenantdb.paths import under_root
+from tenantdb.paths import file_lock, under_root
 
 
 def state_dir(configured: str) -> Path:
@@ -108,11 +107,5 @@ def _reap(pid: int) -> None:
 @contextmanager
 def locked(directory: Path) -> Iterator[None]:
     """Hold an exclusive lock beside the state directory (it survives the directory's removal)."""
-    lock_path = directory.parent / f".{directory.name}.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(directory.parent / f".{directory.name}.lock"):
+        yield

@@ -1,9 +1,9 @@
 """`tenantdb verify`: prove every acceptance criterion against the live system.
 
-The verifier is a list of checks, one function and one stable id each
-(:data:`CHECKS`). AWS-side checks are SKIP with the reason under
-``--master-dsn``; every check runs through :func:`tenantdb.report.run_check`,
-so one that cannot run is ERROR, never PASS. The TLS check runs last: it
+Which checks run, their ids, titles and order come from the registry
+(tenantdb/checks.py, the rows with a ``verify`` function). AWS-side checks are
+SKIP with the reason under ``--master-dsn``; the runner fails closed, so a
+check that cannot run is ERROR, never PASS. The TLS check runs last: it
 reports on every connection the others made.
 """
 
@@ -11,50 +11,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from tenantdb.report import Check, Report, run_check, skipped
+from tenantdb import checks
+from tenantdb.report import Report, errored, skipped
 from tenantdb.settings import Settings
-from tenantdb.verify import aws_checks, db_checks, isolation, posture, probe
 from tenantdb.verify.context import Context
 
 STAGE = "verify"
+MASTER_DSN_SKIP = "--master-dsn: AWS not consulted"
 
 
 @dataclass(frozen=True)
 class Spec:
+    """A verify-stage control with its function, for tools that run checks one by one (bench/)."""
+
     id: str
     title: str
-    fn: Callable[[Context], Check]
+    ref: str
     needs_aws: bool
 
+    @property
+    def fn(self) -> Callable[[Context], Any]:
+        return checks.load(self.ref)
 
-CHECKS: tuple[Spec, ...] = (
-    Spec("AC1", "PostgreSQL 15+ RDS instance", aws_checks.ac1_engine, True),
-    Spec("AC2", "Instance class for the environment", aws_checks.ac2_class, True),
-    Spec("AC3", "Multi-AZ as set for the environment", aws_checks.ac3_multi_az, True),
-    Spec("AC4", "Automated backups: retention and windows", aws_checks.ac4_backups, True),
-    Spec("AC5", "Encryption at rest with the RDS CMK, rotation on", aws_checks.ac5_encryption, True),
-    Spec("AC6", "Parameter group attached, in sync, values as declared", aws_checks.ac6_parameter_group, True),
-    Spec("AC6-LIVE", "Live parameter values as declared", db_checks.ac6_live, False),
-    Spec("AC7", "Master database exists", db_checks.ac7_database, False),
-    Spec("AC8", "app_user: no SUPERUSER/BYPASSRLS, schema creation", db_checks.ac8_app_user, False),
-    Spec("AC9", "Connection secret: encrypted, complete, working", aws_checks.ac9_secret, True),
-    Spec("AC10", isolation.TITLE, isolation.ac10_rls, False),
-    Spec("NET-PRIVATE", "Not publicly accessible", aws_checks.not_public, True),
-    Spec("DELETION-PROTECTION", "Deletion protection as set", aws_checks.deletion_protection, True),
-    Spec("PERF-INSIGHTS", "Performance Insights on, retained, encrypted", aws_checks.performance_insights, True),
-    Spec("MONITORING", "Enhanced Monitoring", aws_checks.enhanced_monitoring, True),
-    Spec("LOG-EXPORTS", "CloudWatch log exports", aws_checks.log_exports, True),
-    # issue 6: rotation of the application secrets and of the master secret; Extended Support opt-out.
-    Spec("SEC-ROTATION-APP", "Connection and migrator secrets rotate through the rotation function",
-         aws_checks.rotation_app, True),
-    Spec("SEC-ROTATION-MASTER", "Master secret rotated by RDS (managed rotation)", aws_checks.rotation_master, True),
-    Spec("EXTENDED-SUPPORT", "Extended Support opt-out (cost safety)", aws_checks.extended_support, True),
-    # issue 5: the isolation posture (ISO-*, one catalog query) and the live probe (ISO-PROBE, ISO-PROBE-ROLE).
-    Spec("ISO", "Tenant isolation posture", posture.iso_checks, False),  # type: ignore[arg-type]
-    Spec("ISO-PROBE", probe.TITLE, probe.iso_probe, False),  # type: ignore[arg-type]
-    Spec("TLS", "Connections use TLS; plaintext refused", db_checks.tls, False),
-)
+
+CHECKS: tuple[Spec, ...] = tuple(Spec(c.id, c.title, c.verify, c.needs_aws)
+                                 for c in checks.stage(STAGE) if c.verify)
 
 
 def run(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = None) -> Report:
@@ -69,12 +52,12 @@ def run(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = No
         parse_endpoint(endpoint)
     ctx = Context(s, endpoint=endpoint, master_dsn=master_dsn)
     report = Report(s.environment, STAGE)
+
+    def skip(c: checks.Control) -> str | None:
+        return MASTER_DSN_SKIP if c.needs_aws and not ctx.via_aws else None
+
     try:
-        for spec in CHECKS:
-            if spec.needs_aws and not ctx.via_aws:
-                report.add(skipped(spec.id, spec.title, "--master-dsn: AWS not consulted"))
-                continue
-            report.add(run_check(spec.id, spec.title, lambda spec=spec: spec.fn(ctx)))
+        report.add(checks.run(STAGE, lambda fn: fn(ctx), errored=errored, skipped=skipped, skip=skip))
     finally:
         ctx.close()
     return report
