@@ -1,37 +1,92 @@
 -- 040_tenancy.sql: the foundation of tenant isolation.
 --
--- Schema tenancy (the toolkit's own, owned by the master) holds
--- tenancy.current_tenant_id(): the current tenant's id as uuid, read from the
--- session setting app.current_tenant. Row-level security policies use it as
+-- Schema tenancy (the toolkit's own, owned by the master) holds the two
+-- functions every tenant's session and every policy goes through:
 --
---     USING (tenant_id = (SELECT tenancy.current_tenant_id()))
+--   tenancy.set_tenant(context text) RETURNS uuid
+--     The application calls it inside its transaction as
+--         SELECT tenancy.set_tenant($1)
+--     with the context as a BOUND parameter, so the tenant id never appears
+--     in statement text (pg_stat_statements, pg_stat_activity, the server
+--     log): a literal "SET LOCAL app.current_tenant = '<uuid>'" would show it
+--     to every other session. It sets the context transaction-locally
+--     (set_config(..., true), gone at COMMIT/ROLLBACK, so nothing survives on
+--     a pooled connection) and returns the tenant id. A malformed value
+--     raises SQLSTATE 22023 (invalid_parameter_value) instead of silently
+--     setting nothing.
 --
--- (the sub-select makes it run once per statement, not once per row).
+--   tenancy.current_tenant_id() RETURNS uuid
+--     The current tenant, or NULL when the context is missing or invalid
+--     (fails closed). Policies use it as
+--         USING (tenant_id = (SELECT tenancy.current_tenant_id()))
+--     (the sub-select makes it run once per statement, not once per row).
+--
+-- The bodies here are the "plain" tenant context (settings tenant_context =
+-- plain, the default): the context is the tenant's uuid itself. With
+-- tenant_context = signed this file leaves both functions alone and
+-- 045_tenant_context_signed.sql defines them (the context is a signed token).
 CREATE SCHEMA IF NOT EXISTS {tenancy};
 REVOKE ALL ON SCHEMA {tenancy} FROM PUBLIC;
 GRANT USAGE ON SCHEMA {tenancy} TO {app_role};
 
--- Fails closed: unset (NULL), empty ('' is what PostgreSQL returns once the
--- setting has existed in the session) or anything but a canonical uuid gives
--- NULL, so "tenant_id = NULL" matches no row. It never raises, so a malformed
--- value cannot leak detail through an error. A plain STABLE SQL function with
--- no SET clause, so the planner can inline it. Every name is qualified with
--- pg_catalog so the caller's search_path cannot redirect it.
-CREATE OR REPLACE FUNCTION {tenancy}.current_tenant_id()
-  RETURNS uuid
-  LANGUAGE sql
-  STABLE
-  PARALLEL SAFE
-AS $tenantdb$
-  SELECT CASE
-    WHEN pg_catalog.current_setting({tenant_setting}, true)
-         OPERATOR(pg_catalog.~) '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-    THEN pg_catalog.current_setting({tenant_setting}, true)::pg_catalog.uuid
-  END
+DO $tenantdb$
+BEGIN
+  IF {tenant_context} = 'plain' THEN
+    -- Fails closed: unset (NULL), empty ('' is what PostgreSQL returns once
+    -- the setting has existed in the session) or anything but a canonical
+    -- uuid gives NULL, so "tenant_id = NULL" matches no row. It never raises,
+    -- so a malformed value cannot leak detail through an error. A plain
+    -- STABLE SQL function with no SET clause, so the planner can inline it.
+    -- Every name is qualified with pg_catalog so the caller's search_path
+    -- cannot redirect it.
+    CREATE OR REPLACE FUNCTION {tenancy}.current_tenant_id()
+      RETURNS uuid
+      LANGUAGE sql
+      STABLE
+      PARALLEL SAFE
+    AS $body$
+      SELECT CASE
+        WHEN pg_catalog.current_setting({tenant_setting}, true)
+             OPERATOR(pg_catalog.~) '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+        THEN pg_catalog.current_setting({tenant_setting}, true)::pg_catalog.uuid
+      END
+    $body$;
+
+    COMMENT ON FUNCTION {tenancy}.current_tenant_id() IS
+      'The current tenant (uuid) from the tenant setting; NULL when unset, empty or malformed (fails closed).';
+
+    -- SECURITY INVOKER: any role may set its own custom setting, so the
+    -- function needs no power. The SET clause pins search_path (it restores
+    -- only search_path at exit; the tenant setting stays for the transaction).
+    CREATE OR REPLACE FUNCTION {tenancy}.set_tenant(context text)
+      RETURNS uuid
+      LANGUAGE plpgsql
+      VOLATILE
+      SECURITY INVOKER
+      SET search_path = pg_catalog, pg_temp
+    AS $body$
+    DECLARE
+      tenant uuid;
+    BEGIN
+      IF context IS NULL OR context !~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' THEN
+        RAISE EXCEPTION 'set_tenant: the tenant context is not a tenant id (a canonical uuid)'
+          USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'pass the tenant id as a bound parameter: SELECT tenancy.set_tenant($1)';
+      END IF;
+      tenant := context::uuid;
+      PERFORM set_config({tenant_setting}, tenant::text, true);
+      RETURN tenant;
+    END
+    $body$;
+
+    COMMENT ON FUNCTION {tenancy}.set_tenant(text) IS
+      'Set the tenant context for the current transaction from a bound parameter; returns the tenant id; raises 22023 when malformed.';
+
+    -- Only the application role calls them (045 grants its own bodies).
+    REVOKE ALL ON FUNCTION {tenancy}.current_tenant_id() FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION {tenancy}.current_tenant_id() TO {app_role};
+    REVOKE ALL ON FUNCTION {tenancy}.set_tenant(text) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION {tenancy}.set_tenant(text) TO {app_role};
+  END IF;
+END
 $tenantdb$;
-
-COMMENT ON FUNCTION {tenancy}.current_tenant_id() IS
-  'The current tenant (uuid) from the tenant setting; NULL when unset, empty or malformed (fails closed).';
-
-REVOKE ALL ON FUNCTION {tenancy}.current_tenant_id() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION {tenancy}.current_tenant_id() TO {app_role};

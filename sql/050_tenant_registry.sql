@@ -1,4 +1,4 @@
--- 050_tenant_registry.sql: the registry of tenants (issue 5).
+-- 050_tenant_registry.sql: the registry of tenants.
 --
 -- One row per tenant: its id (the value of app.current_tenant and of every
 -- tenant_id column), its slug and its schema tenant_<slug>. Written by

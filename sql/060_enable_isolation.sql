@@ -1,5 +1,5 @@
 -- 060_enable_isolation.sql: tenancy.enable_isolation(tbl), the one way a
--- table with a tenant_id column becomes tenant-isolated (issue 5).
+-- table with a tenant_id column becomes tenant-isolated.
 --
 -- The application's migrations (running as app_migrator, the tables' owner)
 -- call it right after CREATE TABLE:
@@ -11,11 +11,20 @@
 -- On the table, and on every partition of a partitioned table (row security
 -- on the parent does not protect a partition queried directly), it:
 --   1. enables AND forces row security (FORCE: the owner is bound too);
---   2. creates policy tenant_isolation, permissive, FOR ALL, TO PUBLIC:
+--   2. creates policy tenant_isolation, permissive, FOR ALL, TO PUBLIC. In a
+--      tenant schema (name starting with the tenant schema prefix) the policy
+--      binds both the row and the context to that schema's tenant:
+--        USING      (tenant_id = (SELECT tenancy.bind_schema(tenancy.current_tenant_id(), 'tenant_acme')))
+--        WITH CHECK (the same)
+--      so in acme's context a table in tenant_globex shows and accepts
+--      nothing, whatever tenant_id a row carries (the schema is a wall). On a
+--      shared table (tenant_id column, any other schema):
 --        USING      (tenant_id = (SELECT tenancy.current_tenant_id()))
---        WITH CHECK (tenant_id = (SELECT tenancy.current_tenant_id()))
---      The sub-select makes the function run once per statement (an InitPlan)
---      instead of once per row, and lets the planner use the tenant_id index.
+--        WITH CHECK (the same)
+--      The sub-select makes the functions run once per statement (an
+--      InitPlan) instead of once per row, and lets the planner use the
+--      tenant_id index. The policy carries the schema's name, never a tenant
+--      id: catalog text is readable by every role.
 --   3. creates policy platform_admin_access, permissive, FOR ALL, TO
 --      platform_admin only, USING (true) WITH CHECK (true): the platform-admin
 --      path, through explicit policies rather than BYPASSRLS (which the RDS
@@ -31,6 +40,46 @@
 -- table, an escalation path if the function were ever wrong. search_path is
 -- pinned (pg_catalog, then pg_temp last) so no caller-controlled schema can
 -- redirect a name it uses.
+-- tenancy.bind_schema(tenant, schema): tenant when it is the tenant registered
+-- for schema, else NULL. The tenant policy of a table in a tenant schema
+-- compares tenant_id with it, so a context and a schema of different tenants
+-- match no row. SECURITY DEFINER because app_user may not read the registry
+-- (the list of every tenant id is itself cross-tenant information); it
+-- answers only for the tenant it is given, which the policy takes from
+-- tenancy.current_tenant_id(), so it works whatever that function's body
+-- (plain or signed context). It tells a caller nothing new: whether an id it
+-- already holds belongs to a schema. search_path pinned; every name qualified.
+-- PL/pgSQL, not SQL: a SQL function with a SET clause is never inlined, so
+-- it was parsed and planned again on every statement; PL/pgSQL keeps the
+-- query's plan for the session. No context: NULL without touching the table.
+CREATE OR REPLACE FUNCTION {tenancy}.bind_schema(tenant uuid, schema_name name)
+  RETURNS uuid
+  LANGUAGE plpgsql
+  STABLE
+  SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $tenantdb$
+DECLARE
+  bound pg_catalog.uuid;
+BEGIN
+  IF tenant IS NULL THEN
+    RETURN NULL;
+  END IF;
+  SELECT t.tenant_id INTO bound FROM {tenancy}.tenants t
+   WHERE t.schema_name OPERATOR(pg_catalog.=) bind_schema.schema_name::pg_catalog.text
+     AND t.tenant_id OPERATOR(pg_catalog.=) bind_schema.tenant;
+  RETURN bound;
+END
+$tenantdb$;
+
+COMMENT ON FUNCTION {tenancy}.bind_schema(uuid, name) IS
+  'The tenant when it is the one registered for the schema, else NULL: binds a tenant schema''s policies to its tenant.';
+
+REVOKE ALL ON FUNCTION {tenancy}.bind_schema(uuid, name) FROM PUBLIC;
+-- app_user here; the migrator, platform_admin and the reporting role (created
+-- later, by the tenancy-roles step) get it from the role model.
+GRANT EXECUTE ON FUNCTION {tenancy}.bind_schema(uuid, name) TO {app_role};
+
 CREATE OR REPLACE FUNCTION {tenancy}.enable_isolation(tbl pg_catalog.regclass)
   RETURNS void
   LANGUAGE plpgsql
@@ -41,7 +90,9 @@ DECLARE
   app_role      constant name := {app_role_name};
   migrator_role constant name := {migrator_role_name};
   admin_role    constant name := {platform_admin_role_name};
-  tenant_expr   constant text := '(tenant_id = (SELECT {tenancy}.current_tenant_id()))';
+  tenancy       constant name := {tenancy_schema_name};
+  prefix        constant text := {tenant_schema_prefix};
+  tenant_expr   text;
   root record;
   col  record;
   rel  record;
@@ -83,6 +134,12 @@ BEGIN
     IF NOT (rel.relrowsecurity AND rel.relforcerowsecurity) THEN
       EXECUTE format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY',
                      rel.nspname, rel.relname);
+    END IF;
+    IF starts_with(rel.nspname, prefix) THEN
+      tenant_expr := format('(tenant_id = (SELECT %I.bind_schema(%I.current_tenant_id(), %L)))',
+                            tenancy, tenancy, rel.nspname);
+    ELSE
+      tenant_expr := format('(tenant_id = (SELECT %I.current_tenant_id()))', tenancy);
     END IF;
     EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %I.%I', rel.nspname, rel.relname);
     EXECUTE format('CREATE POLICY tenant_isolation ON %I.%I AS PERMISSIVE FOR ALL TO PUBLIC '

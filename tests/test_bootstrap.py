@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -41,8 +42,10 @@ def test_fresh_run_then_nothing_changes(pg_fresh, pg_master, pg_super, pg_overla
     first = bootstrap_json(capsys, pg_overlay, pg_master.dsn())
     assert first["environment"] == TEST_ENV and first["changed"] >= 3
     by = steps(first)
-    # This issue's steps, in this order (later issues add steps after them).
-    assert list(by)[:6] == ["database", "roles", "app-password", "database-grants", "extensions", "tenancy"]
+    # The foundation's steps, in this order (later steps come after them).
+    assert list(by)[:7] == ["database", "roles", "app-password", "database-grants", "extensions",
+                            "statistics-access", "tenancy"]
+    assert by["no-hooks"]["detail"] == "role settings: none; powerful memberships: none"
     assert by["roles"]["changed"] and by["tenancy"]["changed"] and by["database-grants"]["changed"]
     assert by["app-password"] == {"name": "app-password", "changed": False, "skipped": True,
                                   "detail": by["app-password"]["detail"]}
@@ -70,7 +73,7 @@ def test_current_tenant_id_fails_closed(pg_fresh, pg_master, pg_overlay, capsys)
     bootstrap_json(capsys, pg_overlay, pg_master.dsn())
     with psycopg.connect(pg_master.dsn("qualisys_master")) as conn:
         conn.execute("SET ROLE app_user")
-        current = lambda: conn.execute("SELECT tenancy.current_tenant_id()").fetchone()[0]  # noqa: E731
+        current = lambda: conn.execute("SELECT tenancy.current_tenant_id()").fetchone()[0]  # noqa: E731 - a one-line local helper reads better as a lambda
         assert current() is None  # never set in this session
         for value in ("", "not-a-uuid", "'; DROP TABLE x; --", TENANT_A + " ", "{" + TENANT_A + "}"):
             conn.execute("SELECT set_config('app.current_tenant', %s, false)", (value,))
@@ -78,10 +81,52 @@ def test_current_tenant_id_fails_closed(pg_fresh, pg_master, pg_overlay, capsys)
         conn.execute("SELECT set_config('app.current_tenant', %s, false)", (TENANT_A.upper(),))
         assert str(current()) == TENANT_A
         # A plain, inlinable STABLE SQL function; not SECURITY DEFINER; PUBLIC cannot run it.
-        fn = conn.execute("SELECT provolatile, prosecdef, proconfig, (SELECT lanname FROM pg_language WHERE oid = prolang), "
+        fn = conn.execute("SELECT provolatile, prosecdef, proconfig, "
+                          "(SELECT lanname FROM pg_language WHERE oid = prolang), "
                           "has_function_privilege('public', p.oid, 'EXECUTE') FROM pg_proc p "
                           "WHERE oid = 'tenancy.current_tenant_id'::regproc").fetchone()
         assert fn == ("s", False, None, "sql", False)
+
+
+def test_040_defines_the_plain_context_only_in_plain_mode(pg_fresh, pg_master, pg_super, pg_settings, capsys):
+    """With tenant_context = signed, 040 leaves set_tenant/current_tenant_id to 045; a rerun in either
+    mode changes nothing."""
+    from tenantdb import settings as settings_mod
+    from tenantdb.database import sqlfiles
+
+    bootstrap.run(pg_settings, master_dsn=pg_master.dsn())
+    step = next(p for p in sqlfiles.files() if p.name == "040_tenancy.sql")
+    body = "SELECT current_tenant_id FROM tenancy.current_tenant_id()"
+    signed = settings_mod.Settings(**{**pg_settings.model_dump(), "tenant_context": "signed"})
+    other = ("CREATE OR REPLACE FUNCTION tenancy.current_tenant_id() RETURNS uuid LANGUAGE sql STABLE "
+             "AS 'SELECT NULL::uuid'")
+    pg_super.execute(other, dbname=pg_settings.db_name)
+    fingerprint = f"SELECT md5(pg_get_functiondef('tenancy.current_tenant_id'::regproc)), ({body}) IS NULL"
+    before = pg_super.execute(fingerprint, dbname=pg_settings.db_name)
+    with psycopg.connect(pg_master.dsn(pg_settings.db_name)) as conn:
+        conn.execute(sqlfiles.load(step, bootstrap.placeholders(signed)))
+    assert pg_super.execute(fingerprint, dbname=pg_settings.db_name) == before  # signed: left alone
+    with psycopg.connect(pg_master.dsn(pg_settings.db_name)) as conn:
+        conn.execute(sqlfiles.load(step, bootstrap.placeholders(pg_settings)))
+    assert pg_super.execute(fingerprint, dbname=pg_settings.db_name) != before  # plain: the plain body again
+
+
+def test_set_tenant_sets_the_context_for_the_transaction_and_refuses_malformed_ids(
+        pg_fresh, pg_master, pg_overlay, capsys):
+    bootstrap_json(capsys, pg_overlay, pg_master.dsn())
+    with psycopg.connect(pg_master.dsn("qualisys_master")) as conn:
+        conn.execute("SET ROLE app_user")
+        assert str(conn.execute("SELECT tenancy.set_tenant(%s)", (TENANT_A.upper(),)).fetchone()[0]) == TENANT_A
+        assert str(conn.execute("SELECT tenancy.current_tenant_id()").fetchone()[0]) == TENANT_A
+        conn.commit()
+        assert conn.execute("SELECT tenancy.current_tenant_id()").fetchone() == (None,)  # transaction-local
+        for bad in ("", "not-a-uuid", TENANT_A + " ", "{" + TENANT_A + "}", None):
+            with pytest.raises(psycopg.errors.InvalidParameterValue, match="not a tenant id"):
+                conn.execute("SELECT tenancy.set_tenant(%s)", (bad,))
+            conn.rollback()
+        fn = conn.execute("SELECT prosecdef, proconfig, has_function_privilege('public', p.oid, 'EXECUTE') "
+                          "FROM pg_proc p WHERE oid = 'tenancy.set_tenant'::regproc").fetchone()
+        assert fn == (False, ["search_path=pg_catalog, pg_temp"], False)
 
 
 def test_drifted_app_user_is_repaired(pg_fresh, pg_master, pg_super, pg_overlay, capsys):
@@ -97,6 +142,36 @@ def test_drifted_app_user_is_repaired(pg_fresh, pg_master, pg_super, pg_overlay,
     assert not result["tenancy"]["changed"] and not result["extensions"]["changed"]
     role = pg_super.role("app_user")
     assert role and not role["createrole"] and not role["createdb"] and role["login"]
+
+
+def test_a_no_op_rerun_is_not_fooled_by_changes_behind_its_back(pg_fresh, pg_master, pg_super, pg_overlay,
+                                                                capsys):
+    """The recorded fingerprints skip a rerun only while the catalog is as the last run left it: a
+    function body replaced (tenancy step), a grant revoked and a role attribute changed (tenancy-roles
+    step) make the steps run again, repair it and say so."""
+    bootstrap_json(capsys, pg_overlay, pg_master.dsn())
+    assert bootstrap_json(capsys, pg_overlay, pg_master.dsn())["changed"] == 0  # the record matches: skipped
+    db = "qualisys_master"
+    definition = ("SELECT md5(pg_get_functiondef('tenancy.current_tenant_id()'::regprocedure)), "
+                  "has_function_privilege('app_reporting', 'tenancy.bind_schema(uuid, name)', 'EXECUTE'), "
+                  "(SELECT rolcreatedb FROM pg_roles WHERE rolname = 'app_migrator')")
+    declared = pg_super.execute(definition, dbname=db)
+    assert declared[0][1:] == (True, False)
+    pg_super.execute(f"CREATE OR REPLACE FUNCTION tenancy.current_tenant_id() RETURNS uuid LANGUAGE sql STABLE "
+                     f"AS $$ SELECT '{TENANT_A}'::uuid $$", dbname=db)  # every session in tenant A
+    pg_super.execute("REVOKE EXECUTE ON FUNCTION tenancy.bind_schema(uuid, name) FROM app_reporting", dbname=db)
+    pg_super.execute("ALTER ROLE app_migrator CREATEDB")
+    drifted = pg_super.execute(definition, dbname=db)
+    assert drifted[0][0] != declared[0][0] and drifted[0][1:] == (False, True)
+
+    result = bootstrap_json(capsys, pg_overlay, pg_master.dsn())
+    by = steps(result)
+    assert by["tenancy"]["changed"] and "function definition updated" in by["tenancy"]["detail"], by["tenancy"]
+    assert by["tenancy-roles"]["changed"] and "converged" in by["tenancy-roles"]["detail"], by["tenancy-roles"]
+    assert {n for n, st in by.items() if st["changed"]} == {"tenancy", "tenancy-roles"}, result
+    assert pg_super.execute(definition, dbname=db) == declared  # repaired, to the byte
+    assert pg_super.execute("SELECT tenancy.current_tenant_id()", dbname=db) == [(None,)]  # fails closed again
+    assert bootstrap_json(capsys, pg_overlay, pg_master.dsn())["changed"] == 0
 
 
 def test_bypassrls_given_by_a_superuser_stops_with_the_fix(pg_fresh, pg_master, pg_super, pg_overlay, capsys):
@@ -189,7 +264,7 @@ def test_server_restarted_mid_run_then_rerun_converges(pg_fresh, pg_cluster, pg_
     def run() -> None:
         try:
             bootstrap.run(pg_settings, master_dsn=pg_master.dsn())
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:  # noqa: BLE001 - the thread hands any failure to the test
             outcome["error"] = exc
 
     worker = threading.Thread(target=run)
@@ -199,18 +274,19 @@ def test_server_restarted_mid_run_then_rerun_converges(pg_fresh, pg_cluster, pg_
                                "AND wait_event_type = 'Lock' AND datname = 'qualisys_master'"):
         assert time.monotonic() < deadline, "the bootstrap never reached the tenancy step"
         time.sleep(0.1)
-    assert pg_super.role("app_user") is not None  # the earlier steps were committed
+    assert pg_super.role("app_user") is None  # one transaction: the earlier steps are not committed yet
     pg_cluster.restart("fast")
     worker.join(30)
     blocker.close()
     err = outcome.get("error")
-    assert isinstance(err, ToolkitError) and "step tenancy: connection lost" in str(err)
-    assert "run the bootstrap again" in str(err)
+    assert isinstance(err, ToolkitError) and "connection lost" in str(err)
+    assert "nothing was changed" in str(err) and "run the bootstrap again" in str(err)
+    assert pg_super.role("app_user") is None  # atomic: the steps before the interrupted one were undone too
 
     rerun = bootstrap.run(pg_settings, master_dsn=pg_master.dsn())
     changed = {s.name for s in rerun.steps if s.changed}
-    assert "tenancy" in changed  # the interrupted step, and whatever came after it
-    assert not changed & {"database", "roles", "database-grants", "extensions"}  # committed before
+    assert {"roles", "database-grants", "tenancy"} <= changed  # nothing of the interrupted run survived
+    assert "database" not in changed  # CREATE DATABASE runs (and commits) before the transaction
     assert bootstrap.run(pg_settings, master_dsn=pg_master.dsn()).changed == 0
 
 
@@ -239,8 +315,8 @@ def test_wrong_password_fails_fast_with_a_clear_message(pg_fresh, pg_master, pg_
     """Through the installed console script, as an operator runs it."""
     exe = Path(sys.executable).with_name("tenantdb")
     started = time.monotonic()
-    done = subprocess.run([str(exe), "--settings", str(pg_overlay), "bootstrap", "--env", TEST_ENV,
-                           "--master-dsn", pg_master.dsn(password="Wrong-Password-99")],
+    done = subprocess.run([str(exe), "--settings", str(pg_overlay), "bootstrap", "--env", TEST_ENV],
+                          env={**os.environ, "TENANTDB_MASTER_DSN": pg_master.dsn(password="Wrong-Password-99")},
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and done.stdout == ""
     assert time.monotonic() - started < 10

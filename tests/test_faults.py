@@ -20,6 +20,7 @@ the issue to its test). This file adds:
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -31,7 +32,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tenantdb.database import bootstrap
+from tenantdb.database import bootstrap, roles
 from tenantdb.database import sqlfiles
 from tenantdb import settings as settings_mod
 from tenantdb.local.postgres import free_port
@@ -41,9 +42,10 @@ from tests.fixtures_pg import TEST_ENV
 CLI = [sys.executable, "-m", "tenantdb.cli"]
 
 
-def tenantdb(*args: str, timeout: float = 300) -> Run:
+def tenantdb(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> Run:
     started = time.monotonic()
-    proc = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False,
+                          env={**os.environ, **env} if env else None)
     return Run(tuple(args), proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
 
@@ -110,7 +112,8 @@ def test_an_unreachable_database_is_retried_within_the_budget_then_one_line(
         kind: str, request: pytest.FixtureRequest, pg_master, pg_settings, pg_overlay) -> None:
     port = free_port() if kind == "refused" else request.getfixturevalue("silent_server")
     dsn = pg_master.dsn().replace(f":{pg_master.port}/", f":{port}/")
-    run = tenantdb("--settings", str(pg_overlay), "bootstrap", "--env", TEST_ENV, "--master-dsn", dsn)
+    # The DSN in the environment, as the runbook advises (in argv it would add a warning line).
+    run = tenantdb("--settings", str(pg_overlay), "bootstrap", "--env", TEST_ENV, env={"TENANTDB_MASTER_DSN": dsn})
     budget, attempt = pg_settings.retry_budget_s, pg_settings.connect_timeout_s
     reason = "refused" if kind == "refused" else "timeout expired"
     line = assert_one_line_error(run, 1, f"cannot connect to {pg_master.user}@127.0.0.1:{port}/postgres after",
@@ -150,15 +153,19 @@ def test_aws_endpoint_down_bootstrap_one_line_verify_error_never_pass(aws_down: 
 
 # ----- the bootstrap killed with SIGTERM halfway ------------------------------------------
 
-def step_states(master, s: settings_mod.Settings) -> dict[str, dict]:
-    """What each step with its own state query establishes, read from the catalog now."""
+def step_states(master, s: settings_mod.Settings) -> dict[str, object]:
+    """What each step with its own state query establishes, the role model's roles and the
+    bootstrap's record, read from the catalog now."""
     values = bootstrap.placeholders(s)
-    states = {}
+    states: dict[str, object] = {}
     with psycopg.connect(master.dsn(s.db_name), autocommit=True) as conn:
         for path in sqlfiles.files():
             state = sqlfiles.state_file(path)
             if state.name != sqlfiles.GENERIC_STATE:
                 states[sqlfiles.step_name(path)] = bootstrap._fingerprint(conn, path, values)
+        states["tenancy-roles"] = roles.fingerprint(conn, s)
+        states["record"] = conn.execute("SELECT pg_catalog.to_regclass(%s) IS NOT NULL",
+                                        (f"{s.tenancy_schema}.bootstrap_state",)).fetchone()[0]
     return states
 
 
@@ -166,8 +173,10 @@ def bootstrap_backends(pg_super) -> int:
     return pg_super.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tenantdb-bootstrap'")[0][0]
 
 
-def test_bootstrap_killed_with_sigterm_halfway_then_rerun_converges(pg_fresh, pg_cluster, pg_master, pg_super,
-                                                                    pg_settings, pg_overlay) -> None:
+def test_bootstrap_killed_with_sigterm_halfway_commits_nothing_then_rerun_converges(
+        pg_fresh, pg_cluster, pg_master, pg_super, pg_settings, pg_overlay) -> None:
+    """The bootstrap is one transaction: killed in the middle (the roles and grants already done in
+    its transaction, the tenancy step waiting), nothing of it is committed; the rerun does it all."""
     s = pg_settings
     before = step_states(pg_master, s)
     # A superuser's open transaction creating the tenancy schema makes the bootstrap wait inside that step.
@@ -178,36 +187,43 @@ def test_bootstrap_killed_with_sigterm_halfway_then_rerun_converges(pg_fresh, pg
     proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while not pg_super.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = 'tenantdb-bootstrap' "
-                                   "AND wait_event_type = 'Lock' AND datname = %s", (s.db_name,)):
+        waiting: list[tuple] = []
+        while not waiting:
+            waiting = pg_super.execute(
+                "SELECT pid, backend_xid IS NOT NULL FROM pg_stat_activity WHERE application_name = "
+                "'tenantdb-bootstrap' AND wait_event_type = 'Lock' AND datname = %s", (s.db_name,))
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the bootstrap never reached the tenancy step"
             time.sleep(0.1)
+        # Halfway: its transaction has already written (the roles step ran in it), and waits.
+        assert waiting[0][1], "the bootstrap waited before changing anything: the kill would prove nothing"
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
         assert proc.returncode == -signal.SIGTERM  # killed outright, as a Kubernetes Job's pod is
+        # Its backends notice the client is gone and end while the blocker still holds the lock:
+        # the waiting transaction is rolled back, never resumed and committed for nobody.
+        deadline = time.monotonic() + 30
+        while bootstrap_backends(pg_super):
+            assert time.monotonic() < deadline, "the killed bootstrap's sessions never ended"
+            time.sleep(0.1)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         blocker.rollback()
         blocker.close()
-    # Its backends notice the client is gone and end; the open step's transaction is rolled back.
-    deadline = time.monotonic() + 30
-    while bootstrap_backends(pg_super):
-        assert time.monotonic() < deadline, "the killed bootstrap's sessions never ended"
-        time.sleep(0.1)
 
     halfway = step_states(pg_master, s)
+    assert halfway == before  # all or nothing: here nothing (no role, no grant, no record)
     rerun = tenantdb(*args, "--format", "json")
     assert rerun.returncode == 0, rerun.stderr
     after = step_states(pg_master, s)
-    for step, state in halfway.items():
-        assert state in (before[step], after[step]), (step, state)  # never half a step
-    assert halfway["roles"] == after["roles"] != before["roles"]  # committed before the kill
-    assert halfway["tenancy"] == before["tenancy"] != after["tenancy"]  # the interrupted step: not at all
+    moved = {step for step in before if before[step] != after[step]}
+    assert {"roles", "database-grants", "tenancy", "tenancy-roles", "record"} <= moved, moved
     changed = {st["name"] for st in json.loads(rerun.stdout)["steps"] if st["changed"]}
-    assert "tenancy" in changed and not changed & {"database", "roles", "database-grants", "extensions"}
+    # It reports what it did: the steps above changed, and none whose state it left as it was.
+    assert {"roles", "database-grants", "tenancy", "tenancy-roles"} <= changed, changed
+    assert changed & set(before) <= moved and "database" not in changed, (moved, changed)
 
     again = tenantdb(*args, "--format", "json")
     assert again.returncode == 0 and json.loads(again.stdout)["changed"] == 0

@@ -33,7 +33,7 @@ def tenant_ids(pg_super, s) -> dict[str, str]:
 
 
 def set_tenant(conn: psycopg.Connection, tenant: str) -> None:
-    conn.execute("SELECT set_config('app.current_tenant', %s, true)", (tenant,))
+    conn.execute("SELECT tenancy.set_tenant(%s)", (tenant,))  # as the application does: a bound parameter
 
 
 # ----- enable_isolation ------------------------------------------------------------
@@ -47,7 +47,9 @@ def policies(pg_super, s, table: str) -> list[tuple]:
 
 def test_enable_isolation_sets_up_rls_policies_and_index_idempotently(two_tenants, pg_super):
     s = two_tenants
-    tenant_expr = "(tenant_id = ( SELECT tenancy.current_tenant_id() AS current_tenant_id))"
+    # Bound to the schema's tenant: in another tenant's context the table shows and accepts nothing.
+    tenant_expr = ("(tenant_id = ( SELECT tenancy.bind_schema(tenancy.current_tenant_id(), 'tenant_alpha'::name) "
+                   "AS bind_schema))")
     first = policies(pg_super, s, "tenant_alpha.projects")
     assert first == [("platform_admin_access", "*", True, ["platform_admin"], "true", "true"),
                      ("tenant_isolation", "*", True, ["public"], tenant_expr, tenant_expr)]
@@ -61,8 +63,8 @@ def test_enable_isolation_sets_up_rls_policies_and_index_idempotently(two_tenant
 
 def test_enable_isolation_keeps_an_existing_index_that_leads_with_tenant_id(two_tenants, pg_super):
     s = two_tenants
-    as_migrator(pg_super, s, "CREATE TABLE tenant_alpha.t (tenant_id uuid NOT NULL, id int, PRIMARY KEY (tenant_id, id)); "
-                "SELECT tenancy.enable_isolation('tenant_alpha.t')")
+    as_migrator(pg_super, s, "CREATE TABLE tenant_alpha.t (tenant_id uuid NOT NULL, id int, "
+                "PRIMARY KEY (tenant_id, id)); SELECT tenancy.enable_isolation('tenant_alpha.t')")
     assert pg_super.execute("SELECT count(*) FROM pg_index WHERE indrelid = 'tenant_alpha.t'::regclass",
                             dbname=s.db_name) == [(1,)]
 
@@ -72,7 +74,8 @@ def test_enable_isolation_covers_every_partition(two_tenants, pg_super):
     as_migrator(pg_super, s, "CREATE TABLE tenant_alpha.ev (tenant_id uuid NOT NULL, at date) PARTITION BY RANGE (at); "
                 "CREATE TABLE tenant_alpha.ev_a PARTITION OF tenant_alpha.ev FOR VALUES FROM ('2025-01-01') TO "
                 "('2026-01-01') PARTITION BY HASH (tenant_id); "
-                "CREATE TABLE tenant_alpha.ev_a0 PARTITION OF tenant_alpha.ev_a FOR VALUES WITH (MODULUS 1, REMAINDER 0); "
+                "CREATE TABLE tenant_alpha.ev_a0 PARTITION OF tenant_alpha.ev_a "
+                "FOR VALUES WITH (MODULUS 1, REMAINDER 0); "
                 "SELECT tenancy.enable_isolation('tenant_alpha.ev')")
     rows = pg_super.execute(
         "SELECT relname, relrowsecurity, relforcerowsecurity, (SELECT count(*) FROM pg_policy WHERE polrelid = c.oid) "
@@ -249,8 +252,9 @@ def test_a_weakened_isolation_helper_makes_the_probe_fail(two_tenants, pg_master
         END $$""", dbname=s.db_name)
     check = {c.id: c for c in verify.run(s, master_dsn=pg_master.dsn()).checks}["ISO-PROBE"]
     assert check.status is Status.FAIL
-    for leak in ("unset context: reads 3 rows", "unset context: insert succeeded", "A reads 3 rows, 1 of another tenant",
-                 "A inserting a row for B succeeded", "A's delete of B's rows touched 1 rows"):
+    for leak in ("unset context: reads 3 rows", "unset context: insert succeeded",
+                 "A reads 3 rows, 1 of another tenant", "A inserting a row for B succeeded",
+                 "A's delete of B's rows touched 1 rows"):
         assert leak in check.detail, leak
 
 

@@ -20,7 +20,7 @@ def live_role(pg_super, s, name: str) -> dict[str, object]:
         "SELECT rolcanlogin, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole, rolreplication, rolinherit "
         "FROM pg_roles WHERE rolname = %s", (name,))[0]
     attrs = dict(zip(("rolcanlogin", "rolsuper", "rolbypassrls", "rolcreatedb", "rolcreaterole", "rolreplication",
-                      "rolinherit"), row))
+                      "rolinherit"), row, strict=True))
     # Explicit grants to the role (PUBLIC's default CONNECT, TEMPORARY are not the model's).
     privs = pg_super.execute("SELECT a.privilege_type FROM pg_database d, aclexplode(d.datacl) a "
                              "WHERE d.datname = %s AND a.grantee = %s::regrole", (s.db_name, name))
@@ -74,7 +74,8 @@ def test_a_migrator_given_bypassrls_stops_the_bootstrap_with_the_fix(pg_fresh, p
     s = iso_settings
     bootstrap.run(s, master_dsn=pg_master.dsn())
     pg_super.execute(f"ALTER ROLE {s.migrator_role} BYPASSRLS")
-    with pytest.raises(ToolkitError, match=f'superuser must run: ALTER ROLE "{s.migrator_role}" NOBYPASSRLS;.*nothing was changed'):
+    with pytest.raises(ToolkitError,
+                       match=f'superuser must run: ALTER ROLE "{s.migrator_role}" NOBYPASSRLS;.*nothing was changed'):
         bootstrap.run(s, master_dsn=pg_master.dsn())
     checks = {c.id: c for c in verify.run(s, master_dsn=pg_master.dsn()).checks}
     assert f"role {s.migrator_role}: BYPASSRLS" in checks["ISO-SUPERUSER"].detail

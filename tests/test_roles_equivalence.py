@@ -143,7 +143,7 @@ def test_reporting_reads_a_tenant_table_only_under_row_security(fresh, pg_cluste
     s = iso_settings
     bootstrap.run(s, master_dsn=pg_master.dsn())
     tenants.create(s, "acme", master_dsn=pg_master.dsn())
-    pg_super.execute(f"SET ROLE {s.migrator_role}; CREATE TABLE tenant_acme.t (id int, tenant_id uuid NOT NULL); "
+    pg_super.execute(f"SET ROLE {s.migrator_role}; CREATE TABLE tenant_acme.t (id int, tenant_id uuid NOT NULL); "  # noqa: S608 - a DBA's script; the role is a settings-validated identifier
                      "SELECT tenancy.enable_isolation('tenant_acme.t'); RESET ROLE; "
                      "INSERT INTO tenant_acme.t SELECT 1, tenant_id FROM tenancy.tenants", dbname=s.db_name)
     pg_super.execute(f"CREATE ROLE rep_bob LOGIN; GRANT {s.reporting_role} TO rep_bob")

@@ -132,7 +132,8 @@ def test_list_as_table_and_json(booted, pg_master, pg_overlay, pg_super, capsys)
         ("alpha", ids["alpha"], "tenant_alpha", 2, 1), ("beta", ids["beta"], "tenant_beta", 0, 0)]
     code, out, _ = tenant_cli(capsys, pg_overlay, pg_master.dsn(), "list")
     lines = out.splitlines()
-    assert code == 0 and lines[0].split() == ["slug", "tenant_id", "schema", "tables", "isolated", "created_at"]
+    assert code == 0 and lines[0].split() == ["slug", "tenant_id", "schema", "tables", "isolated", "revision",
+                                                "behind", "created_at"]
     assert lines[1].split()[:5] == ["alpha", ids["alpha"], "tenant_alpha", "2", "1"]
 
 
@@ -209,12 +210,14 @@ def test_sample_tenants_converge_and_pass_verify(pg_fresh, pg_master, pg_overlay
     assert tenants.ensure_samples(s, master_dsn=pg_master.dsn()) == "sample tenants acme, globex (2 created)"
     assert tenants.ensure_samples(s, master_dsn=pg_master.dsn()) == "sample tenants acme, globex (as they were)"
     rows = tenants.list_tenants(s, master_dsn=pg_master.dsn())
-    assert [(r["slug"], r["tables"], r["isolated"]) for r in rows] == [("acme", 1, 1), ("globex", 1, 1)]
+    # The sample migration set's five tables, isolated by `tenantdb migrate`, and its version table.
+    assert [(r["slug"], r["tables"], r["isolated"], r["revision"]) for r in rows] == [
+        ("acme", 6, 5, "0002_projects"), ("globex", 6, 5, "0002_projects")]
     # One row each, owned by the migrator, visible only under its own tenant's context.
     assert pg_super.execute("SELECT pg_get_userbyid(relowner), count(*) FROM pg_class WHERE relname = 'projects' "
                             "GROUP BY 1", dbname=s.db_name) == [(s.migrator_role, 2)]
     rep = verify.run(s, master_dsn=pg_master.dsn())
     checks = {c.id: c for c in rep.checks}
     assert rep.exit_code == 0, [(c.id, c.detail) for c in rep.checks if c.status is Status.FAIL]
-    assert checks["ISO-RLS"].actual.startswith("2 tenant table(s) in 2 tenant schema(s), 2 isolated")
-    assert "real tenant tables: 2 table(s) x 3 tenant context(s) probed" in checks["ISO-PROBE"].detail
+    assert checks["ISO-RLS"].actual.startswith("10 tenant table(s) in 2 tenant schema(s), 10 isolated")
+    assert "real tenant tables: 10 table(s) x 3 tenant context(s) probed" in checks["ISO-PROBE"].detail

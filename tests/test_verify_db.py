@@ -15,7 +15,7 @@ from tenantdb.local.postgres import free_port
 from tenantdb.report import Status
 from tests.fixtures_pg import TEST_ENV
 
-AWS_IDS = {"AC1", "AC2", "AC3", "AC4", "AC5", "AC6", "AC9", "NET-PRIVATE", "DELETION-PROTECTION",
+AWS_IDS = {"AC1", "AC2", "AC3", "AC4", "AC5", "AC6", "AC9", "PUBLIC-ACCESS", "DELETION-PROTECTION",
            "PERF-INSIGHTS", "MONITORING", "LOG-EXPORTS"}
 DB_IDS = {"AC6-LIVE", "AC7", "AC8", "AC10", "TLS"}
 

@@ -1,38 +1,43 @@
 """`tenantdb bootstrap`: converge the database to what sql/ declares, and fill the connection secret.
 
 Order (fixed): the database (created when missing; CREATE DATABASE cannot
-run in a transaction), then each ``sql/NNN_*.sql`` file in name order, with
-app_user's password right after the roles file. Each step runs in its own
-transaction; the whole run holds a PostgreSQL advisory lock, so two
-bootstraps never interleave (the second waits, then finds nothing to do).
+run in a transaction), then each ``sql/NNN_*.sql`` file in name order and the
+role model's tenancy-roles step, all in ONE transaction sent as one
+multi-statement query (tenantdb.database.bootstrap_batch): the bootstrap is
+atomic. The password steps (app_user's reported right after the roles file)
+and the context-key step follow, once the roles are committed. The whole run
+holds a PostgreSQL advisory lock, so two bootstraps never interleave (the
+second waits, then finds nothing to do).
 
 "Changed" is measured, not assumed: before and after each step one catalog
 query takes the step's fingerprint (role attributes, explicit grants,
 extension version, schema and function definitions); a step changed when its
-fingerprint did. A second run therefore reports nothing changed.
+fingerprint did. A run records what it left; a rerun that finds exactly that
+(one probe) runs no step and reports nothing changed.
 
 No password is ever printed or logged: app_user's is set as a SCRAM verifier
-computed here (tenantdb.database.scram), and written only to the connection secret.
+computed in tenantdb.database.app_secrets, and written only to the secrets.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
 
+from tenantdb.database import app_secrets
+from tenantdb.database import bootstrap_batch as batch
 from tenantdb.database import connection as db
+from tenantdb.database import context_key
+from tenantdb.database import extensions
 from tenantdb.database import roles
 from tenantdb.database import sqlfiles
-from tenantdb.database.master import MasterTarget, app_address, resolve_master
+from tenantdb.database.master import resolve_master
 from tenantdb.errors import ToolkitError
-from tenantdb.database.scram import scram_sha256_verifier
 from tenantdb.settings import Settings
 
 LOCK_KEY = 0x74656E616E746462
@@ -40,9 +45,6 @@ LOCK_KEY = 0x74656E616E746462
 
 LOCK_WAIT = "10min"
 """How long a second bootstrap waits for the first before giving up."""
-
-PASSWORD_BYTES = 32
-"""Random bytes in app_user's password: token_urlsafe(32) is 43 URL-safe characters."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,9 @@ _SUMMARY = {
     "roles": "{app}: LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE",
     "database-grants": "{app}: {grants} on {db}; PUBLIC: no CREATE on schema public",
     "extensions": "pg_stat_statements installed",
-    "tenancy": "schema {schema} with {schema}.current_tenant_id()",
+    "tenancy": "schema {schema} with {schema}.set_tenant() and {schema}.current_tenant_id()",
+    "statistics-access": "pg_stat_statements readable by the master and pg_read_all_stats only",
+    "no-hooks": "role settings: {role_settings}; powerful memberships: {powerful_memberships}",
 }
 
 
@@ -120,52 +124,106 @@ def _show(v: Any) -> str:
 # ----- the run ----------------------------------------------------------------
 
 def run(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = None,
-        rotate_app_password: bool = False) -> Result:
-    """Converge the database and the connection secret; returns what changed, step by step."""
+        rotate_app_password: bool = False, rotate_context_key: bool = False) -> Result:
+    """Converge the database and the connection secret; returns what changed, step by step.
+
+    Round trips: one on the admin database (lock, TLS, database, roles), CREATE DATABASE when
+    missing, one probe, and, unless the probe proves nothing would change, one batch holding
+    every step in one transaction (tenantdb.database.bootstrap_batch). The password and
+    context-key steps follow the batch (they need its roles committed); in signed mode the
+    context-key step adds its own reads and writes.
+    """
     mt = resolve_master(s, endpoint=endpoint, master_dsn=master_dsn)
+    app_secrets.refuse_if_rotating(s, mt)  # a rotation owns the passwords until it finishes
     with db.connect(mt.target, s, autocommit=True, application_name="tenantdb-bootstrap") as admin:
-        on, version = db.tls_info(admin)
-        result = Result(s.environment, mt.target.describe(), f"TLS {version}" if on else "NO TLS")
-        _lock(admin)
+        head = _admin_facts(admin, s)
+        if not head["locked"]:
+            _lock(admin)
+            head = _admin_facts(admin, s)  # after the wait: the other bootstrap may have made the database
+        result = Result(s.environment, mt.target.describe(), f"TLS {head['tls_version']}" if head["tls"] else "NO TLS")
         if s.access_stack:
-            _require_access_roles(admin, s)  # pg_roles is cluster-wide
-        result.steps.append(_database_step(admin, s))
-        with db.connect(mt.target.with_db(s.db_name), s, application_name="tenantdb-bootstrap") as conn:
-            values = placeholders(s)
-            for path in sqlfiles.files():
-                name = sqlfiles.step_name(path)
-                if s.access_stack and name in ACCESS_STACK_STEPS:
-                    result.steps.append(Step(name, False, ACCESS_SKIP.format(stack=s.access_stack_id), skipped=True))
-                else:
-                    result.steps.append(_guard(name, lambda: _file_step(conn, s, path, name, values)))
-                if name == "roles":
-                    result.steps.append(_guard("app-password",
-                                               lambda: _password_step(conn, s, mt, endpoint, rotate_app_password)))
-            # issue 5: the migrator and platform_admin (tenantdb.database.roles), then the migrator's login secret.
-            if s.access_stack:
-                result.steps.append(Step("tenancy-roles", False, ACCESS_SKIP.format(stack=s.access_stack_id),
-                                         skipped=True))
-                result.steps.append(_guard("object-grants", lambda: Step(
-                    "object-grants", *roles.apply_object_grants(conn, s))))
-            else:
-                result.steps.append(_guard("tenancy-roles", lambda: Step("tenancy-roles", *roles.apply(conn, s))))
-            result.steps.append(_guard("migrator-password", lambda: _password_step(
-                conn, s, mt, endpoint, False, s.migrator_role, s.migrator_secret_name, "migrator-password")))
+            _require_access_roles(s, head["roles_found"])  # pg_roles is cluster-wide
+        result.steps.append(_database_step(admin, s, head["db_exists"]))
+        with db.connect(mt.target.with_db(s.db_name), s, autocommit=True,
+                        application_name="tenantdb-bootstrap") as conn:
+            sql_steps = _guard("probe", lambda: _sql_steps(conn, s))
+            for step in sql_steps:
+                result.steps.append(step)
+                if step.name == "roles":
+                    result.steps.append(_guard("app-password", lambda: Step("app-password", *app_secrets.password_step(
+                        conn, s, mt, endpoint, rotate_app_password))))
+            result.steps.append(_guard("migrator-password", lambda: Step(
+                "migrator-password", *app_secrets.password_step(
+                    conn, s, mt, endpoint, False, s.migrator_role, s.migrator_secret_name))))
+            result.steps.append(_guard("context-key", lambda: Step("context-key", *context_key.converge(
+                conn, s, mt, rotate=rotate_context_key))))  # signed tenant context (docs/tenant-context.md)
     return result
 
 
+def _admin_facts(admin: psycopg.Connection, s: Settings) -> dict[str, Any]:
+    """One round trip: try the lock; TLS, whether the database exists, which declared roles exist."""
+    values = {"lock_key": sql.Literal(LOCK_KEY), "db_name_name": sql.Literal(s.db_name),
+              "role_names": sql.Literal([r.name for r in roles.model(s).roles])}
+    return db.fetch_one_dict(admin, sqlfiles.named("bootstrap/admin", values)) or {}
+
+
+def _units(s: Settings, values: dict[str, sql.Composable]) -> tuple[list[batch.Unit], list[Step]]:
+    """The measured steps of the batch, and the steps the access stack owns (reported as skipped)."""
+    units, skipped = [], []
+    for path in sqlfiles.files():
+        name = sqlfiles.step_name(path)
+        if s.access_stack and name in ACCESS_STACK_STEPS:
+            skipped.append(Step(name, False, ACCESS_SKIP.format(stack=s.access_stack_id), skipped=True))
+        else:
+            units.append(batch.Unit(name, batch.state_query(path, values), sqlfiles.load(path, values)))
+    # The migrator and platform_admin (tenantdb.database.roles), measured by the role model's own query.
+    name, body = (("object-grants", roles.object_grants_script(s)) if s.access_stack
+                  else ("tenancy-roles", roles.script(s)))
+    units.append(batch.Unit(name, roles.fingerprint_sql(s), body, many_rows=True))
+    if s.access_stack:
+        skipped.append(Step("tenancy-roles", False, ACCESS_SKIP.format(stack=s.access_stack_id), skipped=True))
+    return units, skipped
+
+
+def _sql_steps(conn: psycopg.Connection, s: Settings) -> list[Step]:
+    """Probe; when something would change, run the batch. Every sql/ step and the role model's, in order."""
+    values = placeholders(s)
+    units, skipped = _units(s, values)
+    role_names = [r.name for r in roles.model(s).roles]
+    found = batch.probe(conn, s, units, role_names, values)
+    before_step = _superuser_checks(conn, s, found)
+    if found.up_to_date and not before_step:
+        measured = {u.name: (found.states[u.name], found.states[u.name]) for u in units}
+    else:
+        try:
+            measured = batch.run(conn, s, units, role_names, values, before_step)
+        except batch.BatchError as exc:
+            raise _batch_failure(exc) from None
+    steps = {u.name: _step(u.name, s, *measured[u.name]) for u in units}
+    steps.update({st.name: st for st in skipped})
+    order = [sqlfiles.step_name(p) for p in sqlfiles.files()] + ["tenancy-roles", "object-grants"]
+    return [steps[n] for n in order if n in steps]
+
+
+def _batch_failure(exc: batch.BatchError) -> ToolkitError:
+    where = f"step {exc.step}" if exc.step else "bootstrap"
+    if isinstance(exc.cause, psycopg.OperationalError):
+        return ToolkitError(f"{where}: connection lost ({db.first_line(exc.cause)}); the bootstrap is one "
+                            "transaction, so nothing was changed: run the bootstrap again")
+    return ToolkitError(f"{where} failed: {db.first_line(exc.cause)}; the bootstrap is one transaction, "
+                        "so nothing was changed")
+
+
 ACCESS_STACK_STEPS = ("roles", "database-grants")
-"""sql/ steps that declare roles and grants: with settings.access_stack the access stack owns them (issue 8)."""
+"""sql/ steps that declare roles and grants: with settings.access_stack the access stack owns them."""
 
 ACCESS_SKIP = "access_stack: roles and grants are managed by Terraform ({stack})"
 
 
-def _require_access_roles(conn: psycopg.Connection, s: Settings) -> None:
+def _require_access_roles(s: Settings, found: list[str]) -> None:
     """With the access stack, the roles must exist before the bootstrap (it grants to them and sets
     their passwords); it never creates them behind Terraform's back."""
-    names = [r.name for r in roles.model(s).roles]
-    found = {n for (n,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (names,))}
-    missing = [n for n in names if n not in found]
+    missing = [r.name for r in roles.model(s).roles if r.name not in found]
     if missing:
         raise ToolkitError(f"access_stack: role(s) {', '.join(missing)} missing; apply the access stack "
                            f"{s.access_stack_id} first (docs/access.md), then rerun the bootstrap; nothing was changed")
@@ -218,11 +276,18 @@ def placeholders(s: Settings) -> dict[str, sql.Composable]:
         values[name] = sql.Identifier(getattr(s, name))
         values[f"{name}_name"] = sql.Literal(getattr(s, name))
     values["tenancy"] = sql.Identifier(s.tenancy_schema)
+    # text arrays: the roles that may carry no hooks, and the built-in roles they may not hold
+    values["app_roles"] = sql.Literal(roles.application_roles(s))
+    values["powerful"] = sql.Literal(list(roles.POWERFUL_ROLES))
+    app = roles.model(s).app  # app_user's attributes, from the role model only (sql/010_roles.sql)
+    values["app_role_create"] = roles.create_sql(app)
+    values["app_role_attributes"] = app.attributes_sql(master_changeable=True)
+    values.update(extensions.placeholders(s))  # {extensions}: the list settings.extensions names
     return values
 
 
-def _database_step(admin: psycopg.Connection, s: Settings) -> Step:
-    if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (s.db_name,)).fetchone():
+def _database_step(admin: psycopg.Connection, s: Settings, exists: bool) -> Step:
+    if exists:
         return Step("database", False, f"{s.db_name} exists")
     try:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(s.db_name)))
@@ -233,14 +298,12 @@ def _database_step(admin: psycopg.Connection, s: Settings) -> Step:
     return Step("database", True, f"created {s.db_name}")
 
 
-def _file_step(conn: psycopg.Connection, s: Settings, path: Any, name: str,
-               values: dict[str, sql.Composable]) -> Step:
-    with conn.transaction():
-        before = _fingerprint(conn, path, values)
-        if name == "roles":
-            _superuser_attributes(conn, s)
-        conn.execute(sqlfiles.load(path, values))
-        after = _fingerprint(conn, path, values)
+def _step(name: str, s: Settings, before: Any, after: Any) -> Step:
+    """What one measured step did, from its fingerprints before and after it."""
+    if name in ("tenancy-roles", "object-grants"):
+        return _roles_step(name, s, before, after)
+    if name == "extensions":  # what is installed, and what the local stand-in lacks and why
+        return Step(name, before != after, _extensions_summary(s, after))
     if before != after:
         diff = _diff(before, after)
         detail = f"created: {_summary(name, s, after)}" if diff == "created" else diff or "updated"
@@ -248,92 +311,54 @@ def _file_step(conn: psycopg.Connection, s: Settings, path: Any, name: str,
     return Step(name, False, _summary(name, s, after))
 
 
+def _roles_step(name: str, s: Settings, before: list[dict], after: list[dict]) -> Step:
+    if name == "object-grants":
+        return Step(name, before != after, f"{len(roles.object_grants(s))} grants on {s.tenancy_schema} functions "
+                    "and tables (roles: the access stack)")
+    names = ", ".join(r.name for r in roles.model(s).owned_here)
+    if before == after:
+        return Step(name, False, f"{names} as declared")
+    existed = {row["rolname"] for row in before}
+    created = [row["rolname"] for row in after if row["rolname"] not in existed]
+    return Step(name, True, f"created {', '.join(created)}" if created else f"converged {names}")
+
+
+def _extensions_summary(s: Settings, state: dict[str, Any]) -> str:
+    """As tenantdb.database.extensions.summary, from the step's own fingerprint ("name version, ...")."""
+    text = state.get("extensions") or "none"
+    have = dict(item.split(" ", 1) for item in text.split(", ")) if text != "none" else {}
+    parts = [", ".join(f"{n} {have[n]}" for n in s.extensions if n in have) + " installed" if have
+             else "no extensions wanted" if not s.extensions else "none installed"]
+    parts += [f"{n} skipped: {why}" for n, why in extensions.missing_on_standin(s, have).items()]
+    return "; ".join(parts)
+
+
 def _summary(name: str, s: Settings, fp: dict[str, Any]) -> str:
     template = _SUMMARY.get(name, "as declared")
-    return template.format(app=s.app_role, db=s.db_name, schema=s.tenancy_schema,
-                           grants=fp.get("grants_on_database", ""))
+    return template.format_map({**fp, "app": s.app_role, "db": s.db_name, "schema": s.tenancy_schema,
+                                "grants": fp.get("grants_on_database", "")})
 
 
-def _superuser_attributes(conn: psycopg.Connection, s: Settings) -> None:
-    """Remove SUPERUSER/BYPASSRLS/REPLICATION from app_user when the master may; else stop and say who must."""
-    row = db.fetch_one_dict(conn, """
-        SELECT r.rolsuper, r.rolbypassrls, r.rolreplication,
-               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS master_is_superuser
-        FROM pg_roles r WHERE r.rolname = %s""", (s.app_role,))
-    if not row:
-        return
-    bad = [attr for attr, col in (("SUPERUSER", "rolsuper"), ("BYPASSRLS", "rolbypassrls"),
-                                  ("REPLICATION", "rolreplication")) if row[col]]
+def _superuser_checks(conn: psycopg.Connection, s: Settings, found: batch.Probe) -> dict[str, sql.Composable]:
+    """SUPERUSER/BYPASSRLS/REPLICATION, from the probe: app_user's are removed by a superuser master
+    (the statement runs in the batch, before the roles step); otherwise stop, changing nothing, and
+    say who must run what. The same for the roles the tenancy-roles step converges."""
+    live = {r["rolname"]: r for r in found.superuser_only}
+    app = live.get(s.app_role)
+    bad = [w for col, w in roles.SUPERUSER_ONLY.items() if app and app[col]]
+    fixes = roles.superuser_only_fixes(s, list(live.values())) if not s.access_stack else []
+    if fixes and not found.master_is_superuser:
+        raise ToolkitError(f"a role holds an attribute only a superuser can remove (PostgreSQL 15); a superuser "
+                           f"must run: {'; '.join(f.as_string(conn) for f in fixes)}; on RDS, where there is none, "
+                           "drop the role and rerun the bootstrap to recreate it; nothing was changed")
     if not bad:
-        return
+        return {"tenancy-roles": sql.SQL(";\n").join(fixes)} if fixes else {}
     fix = sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(s.app_role),
                                              sql.SQL(" ").join(sql.SQL("NO" + a) for a in bad))
-    if row["master_is_superuser"]:
-        conn.execute(fix)
-        return
-    statement = fix.as_string(conn)
+    if found.master_is_superuser:
+        return {"roles": fix, **({"tenancy-roles": sql.SQL(";\n").join(fixes)} if fixes else {})}
     raise ToolkitError(
         f"{s.app_role} has {', '.join(bad)}, which only a superuser can remove (PostgreSQL 15); "
-        f"a superuser must run: {statement}; where no superuser exists (RDS), reassign and drop "
+        f"a superuser must run: {fix.as_string(conn)}; where no superuser exists (RDS), reassign and drop "
         f"{s.app_role}'s objects, DROP ROLE {sql.Identifier(s.app_role).as_string(conn)}, and rerun the "
         "bootstrap to recreate it; nothing was changed on the role")
-
-
-# ----- app_user's password and the connection secret --------------------------
-
-def _password_step(conn: psycopg.Connection, s: Settings, mt: MasterTarget, endpoint: str | None,
-                   rotate: bool, role: str | None = None, secret: str | None = None,
-                   step: str = "app-password") -> Step:
-    # role/secret/step default to app_user's; the migrator's login reuses this step (issue 5).
-    role, secret = role or s.app_role, secret or s.connection_secret_name
-    if not mt.via_aws or mt.aws is None:
-        return Step(step, False, "--master-dsn: no connection secret to write to; "
-                    f"{role}'s password left as it is (a new {role} has none)", skipped=True)
-    aws, name = mt.aws, secret
-    address = mt.instance_address
-    if not address or not address[0]:
-        raise ToolkitError(f"instance {s.instance_identifier} has no endpoint address for the connection secret")
-    existing = aws.secret_json(name) if aws.secret_has_value(name) else {}
-    kept = existing.get("password") if isinstance(existing.get("password"), str) and not rotate else None
-    password = kept or secrets.token_urlsafe(PASSWORD_BYTES)
-    value = secret_value(s, address[0], password, role)
-    done: list[str] = []
-    if value != existing:
-        aws.put_secret_json(name, value)  # first: a crash before ALTER ROLE is repaired by the next run
-        done.append(f"secret {name} written")
-    if not kept:
-        _set_password(conn, s, password, role)
-        done.append(f"{'rotated' if rotate else 'generated'} {role}'s password")
-    elif not _can_log_in(s, mt, endpoint, password, role):
-        _set_password(conn, s, password, role)
-        done.append(f"{role}'s password reset to the secret's")
-    if done:
-        return Step(step, True, "; ".join(done))
-    return Step(step, False, f"{role} logs in with the password in {name}")
-
-
-def secret_value(s: Settings, host: str, password: str, role: str | None = None) -> dict[str, Any]:
-    """The connection secret: the keys AWS's RDS rotation functions read, plus the story's ``database`` and ``uri``."""
-    role = role or s.app_role
-    uri = (f"postgresql://{quote(role, safe='')}:{quote(password, safe='')}@{host}:{s.port}/"
-           f"{quote(s.db_name, safe='')}?sslmode=require")
-    return {"engine": "postgres", "host": host, "port": s.port, "dbname": s.db_name, "database": s.db_name,
-            "username": role, "password": password, "uri": uri}
-
-
-def _set_password(conn: psycopg.Connection, s: Settings, password: str, role: str | None = None) -> None:
-    with conn.transaction():
-        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-            sql.Identifier(role or s.app_role), sql.Literal(scram_sha256_verifier(password))))
-
-
-def _can_log_in(s: Settings, mt: MasterTarget, endpoint: str | None, password: str,
-                role: str | None = None) -> bool:
-    host, port = mt.instance_address or (mt.target.host, mt.target.port)
-    host, port = app_address(s, endpoint, host, port)
-    target = mt.target.with_address(host, port).with_login(role or s.app_role, password).with_db(s.db_name)
-    try:
-        with db.connect(target, s, application_name="tenantdb-bootstrap"):
-            return True
-    except db.AuthError:
-        return False

@@ -9,6 +9,11 @@ bootstrap and the verifier share.
 - Authentication failures are final at once: retrying a wrong password only
   locks accounts and wastes the budget.
 - No message ever holds a password: errors name ``user@host:port/db``.
+- search_path is pinned to ``pg_catalog, pg_temp`` in the startup packet
+  (:data:`PINNED_SEARCH_PATH`), before the first statement: a schema app_user
+  creates and names after a privileged role (the default ``"$user"`` entry)
+  can then never shadow a built-in function, aggregate or operator in a
+  toolkit session, and the toolkit's own objects are always schema-qualified.
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
 _STRONG_SSLMODES = ("require", "verify-ca", "verify-full")
+
+PINNED_SEARCH_PATH = "pg_catalog, pg_temp"
+"""Every toolkit session's search_path: built-ins only, and temporary objects last (never first:
+functions and operators are not looked up in pg_temp at all)."""
 
 # SQLSTATEs of server-side failures worth another attempt.
 TRANSIENT_SQLSTATES = frozenset({
@@ -79,7 +88,8 @@ class Target:
                                "TLS only (require, verify-ca or verify-full)")
         kw: dict[str, Any] = {"host": self.host, "port": self.port, "user": self.user, "dbname": self.dbname,
                               "sslmode": sslmode, "connect_timeout": settings.connect_timeout_s,
-                              "application_name": application_name}
+                              "application_name": application_name,
+                              "options": "-c search_path=" + PINNED_SEARCH_PATH.replace(" ", "")}
         if self.password is not None:
             kw["password"] = self.password
         if root:

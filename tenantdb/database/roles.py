@@ -1,5 +1,5 @@
-"""One role model for the database's roles, rendered to SQL here (and, in
-issue 8, to the Terraform access stack), so the two cannot disagree.
+"""One role model for the database's roles, rendered to SQL here (and, for
+the Terraform access stack), so the two cannot disagree.
 
 A :class:`Role` is what a DBA would write on a card: its attributes, the
 privileges it holds on the database and the toolkit's schema, who is a member
@@ -24,6 +24,22 @@ from tenantdb.settings import Settings
 
 MASTER = "@master"
 """Stand-in for the master user's name (CURRENT_USER when rendered to SQL)."""
+
+POWERFUL_ROLES = ("pg_execute_server_program", "pg_read_server_files", "pg_write_server_files",
+                  "pg_read_all_data", "pg_write_all_data", "pg_signal_backend", "pg_read_all_stats",
+                  "pg_read_all_settings", "pg_stat_scan_tables", "pg_monitor", "pg_checkpoint",
+                  "pg_create_subscription", "pg_use_reserved_connections",
+                  "rds_superuser", "rds_replication", "rds_password")
+"""Built-in roles that grant server-side power (files, programs, every table, other sessions,
+every statement's text): no application role may hold one (ISO-BUILTIN-ROLES; the bootstrap's
+no-hooks step revokes what the master may)."""
+
+APP_SEQUENCE = ("USAGE",)
+"""app_user on tenant sequences: nextval/currval, never SELECT (last_value is another tenant's)."""
+
+BIND_SCHEMA = "bind_schema(uuid, name)"
+"""The tenant-schema policy's helper (sql/060_enable_isolation.sql): every role a tenant policy
+applies to must be able to run it, or its reads fail."""
 
 TABLE_DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
 """What app_user gets on tenant tables, and nothing else: no TRUNCATE (it ignores
@@ -73,7 +89,7 @@ class Role:
     password_secret: str | None = None
     """Secrets Manager secret holding its login, when it has one."""
     defaults: tuple[DefaultPrivilege, ...] = ()
-    """Default privileges granted to this role (issue 8: the reporting role's)."""
+    """Default privileges granted to this role (the reporting role's)."""
 
     def attributes(self) -> dict[str, bool]:
         """pg_roles column -> declared value."""
@@ -128,14 +144,16 @@ def model(s: Settings) -> RoleModel:
         purpose="the application's runtime role: DML on tenant tables under row security (AC8)",
         grants=(Grant("database", app_db),
                 Grant("schema", ("USAGE",), ts),
-                Grant("function", ("EXECUTE",), ts, ("current_tenant_id()",))),
+                Grant("function", ("EXECUTE",), ts, ("current_tenant_id()", "set_tenant(text)", BIND_SCHEMA))),
     )
     migrator = Role(
         name=s.migrator_role, login=True, password_secret=s.migrator_secret_name,
         purpose="owns tenant schemas and tables; the application's migrations run as it",
         grants=(Grant("database", ("CONNECT", "TEMPORARY")),
                 Grant("schema", ("USAGE",), ts),
-                Grant("function", ("EXECUTE",), ts, ("current_tenant_id()", "enable_isolation(regclass)"))),
+                Grant("table", ("SELECT",), ts, ("tenants",)),  # tenantdb migrate: which tenants, their ids
+                Grant("function", ("EXECUTE",), ts,
+                      ("current_tenant_id()", BIND_SCHEMA, "enable_isolation(regclass)"))),
         # The master creates tenant schemas owned by the migrator and sets default
         # privileges FOR ROLE migrator: PostgreSQL requires membership for both.
         members=(MASTER,),
@@ -146,14 +164,20 @@ def model(s: Settings) -> RoleModel:
         grants=(Grant("database", ("CONNECT",)),
                 Grant("schema", ("USAGE",), ts),
                 Grant("table", ("SELECT",), ts, ("tenants",)),
-                Grant("function", ("EXECUTE",), ts, ("current_tenant_id()",))),
+                Grant("function", ("EXECUTE",), ts, ("current_tenant_id()", BIND_SCHEMA))),
         members=tuple(s.platform_admin_members),
     )
     return RoleModel(app=app, migrator=migrator, platform_admin=admin, extra=(reporting(s),))
 
 
+def application_roles(s: Settings) -> list[str]:
+    """The roles whose sessions carry tenant data or its schema: no per-role settings and no
+    powerful built-in role on any of them."""
+    return [s.app_role, s.migrator_role, s.platform_admin_role, s.reporting_role]
+
+
 def reporting(s: Settings) -> Role:
-    """Read-only reporting (issue 8, seed 003): SELECT on what the migrator creates, in every schema,
+    """Read-only reporting: SELECT on what the migrator creates, in every schema,
     through default privileges, so tenant schemas made later are covered without a grant per tenant.
     NOLOGIN (no password to keep); reporting logins are granted it. Row security still applies:
     it reads one tenant at a time, like app_user; cross-tenant reads are platform_admin's path."""
@@ -164,7 +188,7 @@ def reporting(s: Settings) -> Role:
         # The tenant policy calls tenancy.current_tenant_id(): without these, every read would fail.
         grants=(Grant("database", ("CONNECT",)),
                 Grant("schema", ("USAGE",), s.tenancy_schema),
-                Grant("function", ("EXECUTE",), s.tenancy_schema, ("current_tenant_id()",))),
+                Grant("function", ("EXECUTE",), s.tenancy_schema, ("current_tenant_id()", BIND_SCHEMA))),
         defaults=(DefaultPrivilege(s.reporting_role, m, None, "schema", ("USAGE",)),
                   DefaultPrivilege(s.reporting_role, m, None, "table", ("SELECT",)),
                   DefaultPrivilege(s.reporting_role, m, None, "sequence", ("SELECT",))),
@@ -178,7 +202,7 @@ EXTENSIONS = ("pg_stat_statements",)
 """Extensions the bootstrap creates (sql/030_extensions.sql); the access stack declares the same."""
 
 TERRAFORM_GRANTS = ("database", "schema")
-"""Grant kinds the access stack manages (issue 8). Grants on objects inside the toolkit's schema
+"""Grant kinds the access stack manages. Grants on objects inside the toolkit's schema
 (functions, the registry) stay with the bootstrap, which creates those objects: a grant can only
 follow its object, and sql/ sets each object's privileges with its definition."""
 
@@ -192,13 +216,16 @@ def object_grants(s: Settings) -> list[tuple[str, Grant]]:
 def tenant_schema(s: Settings, schema: str) -> tuple[tuple[tuple[str, Grant], ...], tuple[DefaultPrivilege, ...]]:
     """What one tenant schema grants, as (grantee, grant) pairs and default privileges:
     USAGE for app_user and platform_admin, and DML on every table the migrator
-    creates there (USAGE, SELECT on its sequences, for serial columns)."""
+    creates there. On its sequences app_user gets USAGE only (what nextval for a
+    serial column needs): SELECT would show another tenant's last_value;
+    platform_admin reads across tenants anyway and keeps SELECT."""
     grantees = (s.app_role, s.platform_admin_role)
     grants = tuple((g, Grant("schema", ("USAGE",), schema)) for g in grantees)
+    sequence = {s.app_role: APP_SEQUENCE, s.platform_admin_role: ("USAGE", "SELECT")}
     defaults = tuple(
         DefaultPrivilege(g, s.migrator_role, schema, kind, privs)
         for g in grantees
-        for kind, privs in (("table", TABLE_DML), ("sequence", ("USAGE", "SELECT"))))
+        for kind, privs in (("table", TABLE_DML), ("sequence", sequence[g])))
     return grants, defaults
 
 
@@ -257,17 +284,6 @@ def default_privilege_sql(d: DefaultPrivilege) -> sql.Composable:
         sql.SQL(_DEFAULT_KINDS[d.object_type]), sql.Identifier(d.grantee))
 
 
-def apply_object_grants(conn: psycopg.Connection, s: Settings) -> tuple[bool, str]:
-    """The access stack's bootstrap step: grant :func:`object_grants` in one transaction."""
-    with conn.transaction():
-        before = fingerprint(conn, s)
-        for grantee, g in object_grants(s):
-            conn.execute(_grant_sql(g, grantee, s.db_name))
-        after = fingerprint(conn, s)
-    n = len(object_grants(s))
-    return before != after, f"{n} grants on {s.tenancy_schema} functions and tables (roles: the access stack)"
-
-
 def _create_if_missing_sql(role: Role) -> sql.Composable:
     return sql.SQL(
         "DO $tenantdb$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {}) THEN {}; "
@@ -297,46 +313,85 @@ def script(s: Settings) -> sql.Composed:
     return sql.Composed([sql.SQL(";\n").join(statements), sql.SQL(";\n")])
 
 
+# Every name is schema-qualified (sessions pin search_path anyway) and every array is sorted by its
+# own value in the "C" collation: the same catalog must always give the same fingerprint.
 _FINGERPRINT = """
+WITH ns AS (SELECT n.oid FROM pg_catalog.pg_namespace n
+             WHERE n.nspname OPERATOR(pg_catalog.=) {schema}::pg_catalog.name)
 SELECT r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls, r.rolcreatedb, r.rolcreaterole,
        r.rolreplication, r.rolinherit,
-       (SELECT array_agg(pg_get_userbyid(a.member) ORDER BY 1) FROM pg_auth_members a WHERE a.roleid = r.oid)
-         AS members,
-       (SELECT array_agg(x.privilege_type ORDER BY 1) FROM pg_database d, aclexplode(d.datacl) x
-         WHERE d.datname = current_database() AND x.grantee = r.oid) AS database,
-       (SELECT array_agg(n.nspname || ':' || x.privilege_type ORDER BY 1)
-          FROM pg_namespace n, aclexplode(n.nspacl) x WHERE n.nspname = %(schema)s AND x.grantee = r.oid) AS schema,
-       (SELECT array_agg(c.relname || ':' || x.privilege_type ORDER BY 1)
-          FROM pg_class c, aclexplode(c.relacl) x
-         WHERE c.relnamespace = %(schema)s::regnamespace AND x.grantee = r.oid) AS tables,
-       (SELECT array_agg(p.proname || ':' || x.privilege_type ORDER BY 1)
-          FROM pg_proc p, aclexplode(p.proacl) x
-         WHERE p.pronamespace = %(schema)s::regnamespace AND x.grantee = r.oid) AS functions,
-       (SELECT array_agg(d.defaclobjtype::text || ':' || coalesce(d.defaclnamespace::regnamespace::text, '*') || ':'
-                         || pg_get_userbyid(d.defaclrole) || ':' || x.privilege_type ORDER BY 1)
-          FROM pg_default_acl d, aclexplode(d.defaclacl) x WHERE x.grantee = r.oid) AS defaults
-FROM pg_roles r WHERE r.rolname = ANY(%(roles)s) ORDER BY r.rolname"""
+       (SELECT pg_catalog.array_agg(v ORDER BY v) FROM (
+          SELECT pg_catalog.pg_get_userbyid(a.member)::pg_catalog.text COLLATE pg_catalog."C" AS v
+            FROM pg_catalog.pg_auth_members a WHERE a.roleid = r.oid) m) AS members,
+       (SELECT pg_catalog.array_agg(v ORDER BY v) FROM (
+          SELECT x.privilege_type COLLATE pg_catalog."C" AS v
+            FROM pg_catalog.pg_database d, pg_catalog.aclexplode(d.datacl) x
+           WHERE d.datname = pg_catalog.current_database() AND x.grantee = r.oid) g) AS database,
+       (SELECT pg_catalog.array_agg(v ORDER BY v) FROM (
+          SELECT pg_catalog.concat_ws(':', n.nspname, x.privilege_type) COLLATE pg_catalog."C" AS v
+            FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) x
+           WHERE n.oid = (SELECT oid FROM ns) AND x.grantee = r.oid) g) AS schema,
+       (SELECT pg_catalog.array_agg(v ORDER BY v) FROM (
+          SELECT pg_catalog.concat_ws(':', c.relname, x.privilege_type) COLLATE pg_catalog."C" AS v
+            FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) x
+           WHERE c.relnamespace = (SELECT oid FROM ns) AND x.grantee = r.oid) g) AS tables,
+       (SELECT pg_catalog.array_agg(v ORDER BY v) FROM (
+          SELECT pg_catalog.concat_ws(':', p.oid::pg_catalog.regprocedure, x.privilege_type) COLLATE pg_catalog."C" AS v
+            FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) x
+           WHERE p.pronamespace = (SELECT oid FROM ns) AND x.grantee = r.oid) g) AS functions,
+       (SELECT pg_catalog.array_agg(v ORDER BY v) FROM (
+          SELECT pg_catalog.concat_ws(':', d.defaclobjtype,
+                   CASE WHEN d.defaclnamespace = 0::pg_catalog.oid THEN '*'
+                        ELSE d.defaclnamespace::pg_catalog.regnamespace::pg_catalog.text END,
+                   pg_catalog.pg_get_userbyid(d.defaclrole), x.privilege_type) COLLATE pg_catalog."C" AS v
+            FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) x
+           WHERE x.grantee = r.oid) g) AS defaults
+FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) ANY ({roles}::pg_catalog.name[])
+ORDER BY r.rolname"""
+
+
+def fingerprint_sql(s: Settings) -> sql.Composed:
+    """The declared roles' live state as one catalog query without bind parameters (the bootstrap
+    sends it inside a multi-statement string). Works before the toolkit's schema exists."""
+    names = [r.name for r in model(s).roles]
+    return sql.SQL(_FINGERPRINT).format(schema=sql.Literal(s.tenancy_schema), roles=sql.Literal(names))
 
 
 def fingerprint(conn: psycopg.Connection, s: Settings) -> list[tuple]:
     """The declared roles' live state, in one catalog query (what "changed" compares)."""
-    names = [r.name for r in model(s).roles]
-    return conn.execute(_FINGERPRINT, {"schema": s.tenancy_schema, "roles": names}).fetchall()
+    return conn.execute(fingerprint_sql(s)).fetchall()
+
+
+def object_grants_script(s: Settings) -> sql.Composed:
+    """The access stack's bootstrap step (:func:`object_grants`) as one SQL script."""
+    return sql.Composed([sql.SQL(";\n").join(_grant_sql(g, grantee, s.db_name) for grantee, g in object_grants(s)),
+                         sql.SQL(";\n")])
+
+
+def superuser_only_fixes(s: Settings, live: list[dict]) -> list[sql.Composable]:
+    """From pg_roles rows (rolname, rolsuper, rolbypassrls, rolreplication) of the roles converged here:
+    the statements a superuser must run to bring SUPERUSER/BYPASSRLS/REPLICATION back."""
+    roles = {r.name: r for r in model(s).owned_here}
+    fixes: list[sql.Composable] = []
+    for row in live:
+        if row["rolname"] not in roles:
+            continue
+        declared = roles[row["rolname"]].attributes()
+        wrong = [(c, w) for c, w in SUPERUSER_ONLY.items() if row[c] != declared[c]]
+        if wrong:
+            words = " ".join(w if declared[c] else "NO" + w for c, w in wrong)
+            fixes.append(sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(row["rolname"]), sql.SQL(words)))
+    return fixes
 
 
 def superuser_only_drift(conn: psycopg.Connection, s: Settings) -> list[str]:
     """Statements a superuser must run to bring the roles' SUPERUSER/BYPASSRLS/REPLICATION back."""
-    roles = {r.name: r for r in model(s).owned_here}
-    rows = conn.execute("SELECT rolname, rolsuper, rolbypassrls, rolreplication FROM pg_roles "
-                        "WHERE rolname = ANY(%s)", (list(roles),)).fetchall()
-    fixes = []
-    for name, *live in rows:
-        declared = roles[name].attributes()
-        wrong = [word for (col, word), value in zip(SUPERUSER_ONLY.items(), live) if value != declared[col]]
-        if wrong:
-            words = " ".join(w if declared[c] else "NO" + w for c, w in SUPERUSER_ONLY.items() if w in wrong)
-            fixes.append(sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(name), sql.SQL(words)).as_string(conn))
-    return fixes
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        live = cur.execute("SELECT rolname, rolsuper, rolbypassrls, rolreplication FROM pg_catalog.pg_roles "
+                           "WHERE rolname = ANY(%s)", ([r.name for r in model(s).owned_here],)).fetchall()
+    return [f.as_string(conn) for f in superuser_only_fixes(s, live)]
 
 
 def apply(conn: psycopg.Connection, s: Settings) -> tuple[bool, str]:

@@ -2,7 +2,7 @@
 
 ``ALTER ROLE ... PASSWORD 'SCRAM-SHA-256$...'`` stores a verifier PostgreSQL
 accepts as is, so the clear password never travels in SQL text and never
-reaches the server's statement log (``log_statement = ddl`` logs ALTER ROLE).
+reaches the server's log or pg_stat_statements, whatever their settings.
 psycopg has no helper for this; libpq's PQencryptPasswordConn would need a
 connection and a round trip.
 """
@@ -29,5 +29,5 @@ def scram_sha256_verifier(password: str, *, salt: bytes | None = None, iteration
     client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
     stored_key = hashlib.sha256(client_key).digest()
     server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-    b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
+    b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731 - a one-line local helper reads better as a lambda
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"

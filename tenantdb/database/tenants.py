@@ -116,6 +116,13 @@ def create(s: Settings, slug: str, *, endpoint: str | None = None, master_dsn: s
         except psycopg.Error as exc:
             raise ToolkitError(f"tenant create {slug}: {db.first_line(exc)}; nothing changed") from None
     assert row is not None
+    if s.tenant_migrations:  # the new tenant reaches head before anyone uses it
+        from tenantdb.database.migrate import bring_to_head
+
+        try:
+            bring_to_head(s, [slug], endpoint=endpoint, master_dsn=master_dsn)
+        except (ToolkitError, UsageError) as exc:
+            raise ToolkitError(f"tenant {slug!r} created (id {row[0]}), not migrated: {exc}") from None
     return str(row[0])
 
 
@@ -143,7 +150,9 @@ def list_tenants(s: Settings, *, endpoint: str | None = None, master_dsn: str | 
     """Every registered tenant with its table count and how many of those are isolated (one query)."""
     with _connect(s, endpoint, master_dsn) as conn:
         _require_registry(conn, s)
-        return db.fetch_all_dicts(conn, sql.SQL(_LIST).format(registry=_registry(s)))
+        from tenantdb.database.migrate import annotate  # revision and behind, one more query
+
+        return annotate(conn, s, db.fetch_all_dicts(conn, sql.SQL(_LIST).format(registry=_registry(s))))
 
 
 def render(rows: list[dict[str, Any]], fmt: str) -> str:
@@ -153,7 +162,7 @@ def render(rows: list[dict[str, Any]], fmt: str) -> str:
         return json.dumps(plain, indent=2)
     if not plain:
         return "no tenants"
-    cols = ("slug", "tenant_id", "schema", "tables", "isolated", "created_at")
+    cols = ("slug", "tenant_id", "schema", "tables", "isolated", "revision", "behind", "created_at")
     widths = {c: max(len(c), *(len(str(r[c])) for r in plain)) for c in cols}
     lines = ["  ".join(c.ljust(widths[c]) for c in cols)]
     lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in cols) for r in plain]
@@ -228,14 +237,22 @@ def _describe(s: Settings, schema: str, found: dict[str, Any], contents: dict[st
 # ----- sample tenants (local up) -----------------------------------------------------
 
 SAMPLE_TABLE = "projects"
-"""The one isolated table each sample tenant gets."""
+"""The sample set's table each sample tenant gets one row in (migrations/tenant, 0002_projects)."""
+
+SAMPLE_MIGRATIONS = "migrations/tenant"
+"""The sample migration set (Story 1.3's core tables, then projects), shipped with the package."""
 
 
 def ensure_samples(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = None) -> str:
-    """Converge settings.sample_tenants: each exists, with table ``projects`` made the way an
-    application's migration would (as the migrator, then tenancy.enable_isolation) and one row
-    of its own. A second run creates nothing. Returns a one-line note."""
+    """Converge settings.sample_tenants: each exists, at the head of the tenant migrations (settings
+    tenant_migrations, else the sample set) run by `tenantdb migrate` as the migrator, isolated by it,
+    with one ``projects`` row of its own. A second run creates nothing. Returns a one-line note."""
+    from tenantdb.database.migrate import bring_to_head, scripts
+
     created = [slug for slug in s.sample_tenants if _ensure_tenant(s, slug, endpoint, master_dsn)]
+    if s.sample_tenants:
+        where = str(scripts.resolve_dir(None, s.tenant_migrations or SAMPLE_MIGRATIONS))
+        bring_to_head(s, list(s.sample_tenants), migrations=where, endpoint=endpoint, master_dsn=master_dsn)
     with _connect(s, endpoint, master_dsn) as conn:
         for slug in s.sample_tenants:
             _ensure_sample_table(conn, s, slug)
@@ -253,16 +270,13 @@ def _ensure_tenant(s: Settings, slug: str, endpoint: str | None, master_dsn: str
 
 
 def _ensure_sample_table(conn: psycopg.Connection, s: Settings, slug: str) -> None:
+    """One first row in the tenant's ``projects`` (made by the migrations), under its own tenant context."""
     table = sql.Identifier(schema_name(s, slug), SAMPLE_TABLE)
     with conn.transaction():
         tenant = conn.execute(sql.SQL("SELECT tenant_id::text FROM {} WHERE slug = %s").format(_registry(s)),
                               (slug,)).fetchone()
         assert tenant is not None
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(s.migrator_role)))
-        conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-                             "tenant_id uuid NOT NULL, name text NOT NULL)").format(table))
-        conn.execute(sql.SQL("SELECT {}.enable_isolation({}::regclass)").format(
-            sql.Identifier(s.tenancy_schema), sql.Literal(table.as_string(conn))))
         conn.execute("SELECT set_config(%s, %s, true)", (s.tenant_setting, tenant[0]))
         conn.execute(sql.SQL("INSERT INTO {} (tenant_id, name) SELECT %s, %s WHERE NOT EXISTS (SELECT FROM {})")
                      .format(table, table), (tenant[0], f"{slug}'s first project"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import psycopg
 
 from tenantdb.database import connection as db
+from tenantdb.database import sqlfiles
 from tenantdb.report import Check, compare, failed, passed
 from tenantdb.verify.context import Context
 
@@ -39,7 +40,7 @@ def ac6_live(ctx: Context) -> Check:
             problem = _shared_buffers(got, s.instance_memory_bytes, s.instance_class)
             if problem:
                 problems.append(problem)
-        elif got != value:
+        elif not _same(got, value):
             problems.append(f"{name}={got}{_unit(live, name)} (declared {value}{_unit(live, name)})")
         if got is not None:
             seen.append(f"{name}={got}")
@@ -53,18 +54,32 @@ def ac6_live(ctx: Context) -> Check:
 
 
 def _pg_stat_statements(ctx: Context) -> list[str]:
-    """The extension is installed in db_name and its view answers (it errors unless the library is preloaded)."""
+    """The extension is installed in db_name and its view answers (it errors unless the library is preloaded).
+
+    One statement (sql/verify/pg_stat_statements.sql), its transaction and rollback pipelined: one round trip.
+    """
     conn = ctx.master_db
     try:
-        ext = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'").fetchone()
-        if not ext:
-            return [f"extension pg_stat_statements not installed in {ctx.settings.db_name}"]
-        conn.execute("SELECT count(*) FROM (SELECT 1 FROM pg_stat_statements LIMIT 1) AS probe").fetchone()
-        return []
+        with conn.pipeline():
+            cur = conn.execute(sqlfiles.named("verify/pg_stat_statements"))
+            conn.rollback()
+        row = cur.fetchone()
     except psycopg.Error as exc:
-        return [f"pg_stat_statements not usable: {db.first_line(exc)}"]
-    finally:
         conn.rollback()
+        return [f"pg_stat_statements not usable: {db.first_line(exc)}"]
+    if not row or row[0] is None:
+        return [f"extension pg_stat_statements not installed in {ctx.settings.db_name}"]
+    return [] if row[1] else ["pg_stat_statements not usable: its view did not answer"]
+
+
+_BOOLEANS = ({"on", "true", "yes", "1"}, {"off", "false", "no", "0"})
+
+
+def _same(live: str, declared: str) -> bool:
+    """The server shows a boolean as on/off whatever the parameter group spelled (1/0, true/false)."""
+    if live == declared:
+        return True
+    return any(live.lower() in spelled and declared.lower() in spelled for spelled in _BOOLEANS)
 
 
 def _unit(live: dict, name: str) -> str:

@@ -6,8 +6,12 @@ As app_user (logged in with the connection secret's credentials, or through
 tenant policy ``tenant_id = (SELECT tenancy.current_tenant_id())``, insert
 rows of two tenants, then show that tenant A sees only its own rows, that no
 context, an empty one or a malformed one sees nothing (and raises nothing),
-and that A can neither insert, update nor delete B's rows. Everything is
-rolled back; the check then confirms nothing was left behind.
+and that A can neither insert, update nor delete B's rows. A's context is set
+the way an application sets it, ``SELECT tenancy.set_tenant(%s)`` with what
+the mode asks for (the id, or in signed mode a token minted with the
+database's key); in signed mode A's bare id written to the setting must see
+nothing too. Everything is rolled back; the check then confirms nothing was
+left behind.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import psycopg
 from psycopg import sql
 
 from tenantdb.database import connection as db
+from tenantdb.database.context_key import context_for
 from tenantdb.report import Check, failed, passed
 from tenantdb.verify.context import Context
 
@@ -65,9 +70,15 @@ def _probe(conn: psycopg.Connection, ctx: Context, how: str, scratch: str) -> tu
     problems: list[str] = []
     fn = sql.SQL("(SELECT {}.current_tenant_id())").format(sql.Identifier(s.tenancy_schema))
     setting = sql.Literal(s.tenant_setting)
+    a_context = context_for(s, ctx.master_db, a)  # before the transaction: it reads the key as the master
+    set_tenant = sql.SQL("SELECT {}.set_tenant(%s)").format(sql.Identifier(s.tenancy_schema))
 
     def context(value: str) -> None:
+        """Write the setting directly, as a forger would (no helper to refuse the value)."""
         conn.execute(sql.SQL("SELECT set_config({}, %s, true)").format(setting), (value,))
+
+    def as_a() -> None:
+        conn.execute(set_tenant, (a_context,))
 
     def visible() -> list[str]:
         return [str(r[0]) for r in conn.execute(sql.SQL("SELECT tenant_id FROM {}").format(table)).fetchall()]
@@ -94,13 +105,16 @@ def _probe(conn: psycopg.Connection, ctx: Context, how: str, scratch: str) -> tu
 
         rows = visible()
         (problems if rows else found).append(f"no context sees {len(rows)} rows")
-        context(a)
+        as_a()
         rows = visible()
         if sorted(rows) != [a, a]:
             problems.append(f"tenant A sees {len(rows)} rows, {sum(r != a for r in rows)} of another tenant")
         else:
             found.append("A sees its 2 rows of 3")
-        for label, value in (("empty", ""), ("malformed", "not-a-uuid")):
+        forged = [("empty", ""), ("malformed", "not-a-uuid")]
+        if s.tenant_context == "signed":
+            forged.append(("unsigned bare id", a))
+        for label, value in forged:
             context(value)
             try:
                 with conn.transaction():  # a savepoint: a raising function must not end the probe
@@ -110,7 +124,7 @@ def _probe(conn: psycopg.Connection, ctx: Context, how: str, scratch: str) -> tu
                 continue
             (problems if rows else found).append(f"{label} context sees {len(rows)} rows")
 
-        context(a)
+        as_a()
         _expect_refused(conn, lambda: conn.execute(insert, (b, "forged")), "insert of B's row", found, problems)
         for verb, stmt in (("update", "UPDATE {} SET note = 'x' WHERE tenant_id = %s"),
                            ("delete", "DELETE FROM {} WHERE tenant_id = %s")):

@@ -7,23 +7,31 @@ story's 500 tenants and well beyond. Which tables must be isolated:
 - every table with a ``tenant_id`` column in any non-system schema,
 
 except the toolkit's own registry ``tenancy.tenants`` (the directory of
-tenants, not tenant data; ISO-GRANTS checks app_user cannot touch it).
+tenants, not tenant data; ISO-GRANTS checks app_user cannot touch it) and, in
+tenant schemas, the tables allowed without tenant_id (Alembic's
+``alembic_version`` and ``settings.untenanted_tables``).
 "Isolated" means row security enabled AND forced AND a permissive policy that
 applies to app_user and uses ``tenancy.current_tenant_id()`` (found through
 pg_depend, not by matching text).
 
-Each finding names the object and the statement that fixes it.
+The statement is sql/verify/posture.sql; each finding names the object and
+the statement that fixes it. Besides row security it proves what a hostile
+app_user could plant (per-role settings, powerful built-in roles, SECURITY
+DEFINER functions, trojan schemas, readable statement statistics, tenant ids in
+catalog text, readable sequences) and that every policy is exactly the one
+tenancy.enable_isolation generates.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from tenantdb.database import connection as db
+from tenantdb.database import roles, sqlfiles
+from tenantdb.database.bootstrap import placeholders
 from tenantdb.report import Check, errored, failed, passed
 from tenantdb.settings import Settings
 from tenantdb.verify.context import Context
@@ -68,187 +76,48 @@ ISO_CHECKS: tuple[Iso, ...] = (
         "REVOKE CREATE ON SCHEMA public FROM PUBLIC in force"),
     Iso("ISO-CVE", "Engine minor carries the row-security CVE fixes",
         "PostgreSQL 15.14 or later (per major: the release fixing CVE-2025-8713)"),
+    Iso("ISO-POLICY-EXACT", "Every tenant-table policy is exactly the generated one",
+        "only tenant_isolation and platform_admin_access, with the command, roles, USING and WITH CHECK "
+        "enable_isolation generates"),
+    Iso("ISO-ROLE-SETTINGS", "No per-role settings on the application roles",
+        "no pg_db_role_setting entry for app_user, the migrator, platform_admin or the reporting role"),
+    Iso("ISO-BUILTIN-ROLES", "No application role holds a powerful built-in role",
+        "none of them has the privileges of pg_execute_server_program, pg_read_all_data, pg_signal_backend, "
+        "pg_read_all_stats and the like"),
+    Iso("ISO-SECDEF-EXEC", "No SECURITY DEFINER function app_user can run but the toolkit's",
+        "app_user can execute no SECURITY DEFINER function owned by another role, except the tenancy schema's"),
+    Iso("ISO-TROJAN", "No trojan surface in app_user's schemas",
+        "no app_user schema named after another role; no app_user function or operator named like a built-in"),
+    Iso("ISO-STATS", "Statement statistics not readable by app_user",
+        "no SELECT on pg_stat_statements and no EXECUTE on its functions for app_user or PUBLIC"),
+    Iso("ISO-ID-LEAK", "No tenant id in catalog text",
+        "no registered tenant id in defaults, partition bounds, views, functions, comments, policies, "
+        "names or role settings"),
+    Iso("ISO-SEQUENCE", "app_user cannot read or set tenant sequences",
+        "USAGE only on sequences in tenant schemas (no SELECT: last_value; no UPDATE: setval)"),
 )
 
-# One statement: findings (check, object, problem, fix) and, tagged COUNT, what was examined.
-# Parameters: app, migrator, admin, privileged (role names), allowed (superuser allow-list),
-# prefix (tenant schema prefix), tenancy (schema name); {registry} is the registry table.
-_QUERY = """
-WITH
-ctx AS (
-  SELECT r.oid AS app,
-         (SELECT p.oid FROM pg_proc p WHERE p.pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = %(tenancy)s::text)
-            AND p.proname = 'current_tenant_id' AND p.pronargs = 0) AS ctf,
-         (SELECT c.oid FROM pg_class c WHERE c.relname = 'tenants'
-            AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = %(tenancy)s::text)) AS registry
-  FROM pg_roles r WHERE r.rolname = %(app)s::text
-),
-tenant_schemas AS (
-  SELECT n.oid, n.nspname, n.nspowner FROM pg_namespace n
-  WHERE starts_with(n.nspname, %(prefix)s::text) OR n.nspname IN (SELECT schema_name FROM {registry})
-),
-scoped AS (   -- names are rendered only for findings: regclass output per table costs at scale
-  SELECT c.oid, c.relkind, c.relispartition, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, c.relowner,
-         c.oid IN (SELECT a.attrelid FROM pg_attribute a WHERE a.attname = 'tenant_id' AND NOT a.attisdropped)
-           AS has_tenant_id
-  FROM pg_class c, ctx
-  WHERE c.relkind IN ('r', 'p')
-    AND c.relnamespace NOT IN (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema')
-                               OR nspname ~ '^pg_(toast|temp_)')
-    AND c.oid IS DISTINCT FROM ctx.registry
-    AND (c.relnamespace IN (SELECT oid FROM tenant_schemas)
-         OR c.oid IN (SELECT a.attrelid FROM pg_attribute a WHERE a.attname = 'tenant_id' AND NOT a.attisdropped))
-),
-pol AS (   -- policies on scoped tables that app_user is subject to (expressions deparsed only for findings)
-  SELECT p.oid, p.polrelid, p.polname, p.polpermissive, p.polcmd, p.polqual, p.polwithcheck,
-         p.oid IN (SELECT d.objid FROM pg_depend d WHERE d.classid = 'pg_policy'::regclass
-                     AND d.refclassid = 'pg_proc'::regclass AND d.refobjid = (SELECT ctf FROM ctx)) AS uses_ctx,
-         -- a top-level constant (USING (true)): the only always-true form the catalog shows without deparsing
-         left(p.polqual::text, 7) = chr(123) || 'CONST ' OR left(p.polwithcheck::text, 7) = chr(123) || 'CONST '
-           AS constant
-  FROM pg_policy p, ctx
-  WHERE p.polrelid IN (SELECT oid FROM scoped)
-    AND (0 = ANY (p.polroles) OR EXISTS (SELECT FROM unnest(p.polroles) pr WHERE pg_has_role(ctx.app, pr, 'USAGE')))
-),
-isolated AS (
-  SELECT s.* FROM scoped s
-  WHERE s.rls AND s.forced AND EXISTS (SELECT FROM pol WHERE pol.polrelid = s.oid AND pol.polpermissive AND pol.uses_ctx)
-),
-views AS (   -- views and materialized views reading scoped tables, directly or through other views
-  SELECT DISTINCT r.ev_class AS view, d.refobjid AS base
-  FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
-  WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-    AND r.ev_class <> d.refobjid
-    -- IS TRUE keeps this a hashed filter: as a semi-join the planner (CTE row counts unknown to it)
-    -- looped every rewrite rule over every scoped table
-    AND (d.refobjid IN (SELECT oid FROM scoped)) IS TRUE
-),
-all_views AS (
-  WITH RECURSIVE v(view) AS (
-    SELECT view FROM views
-    UNION
-    SELECT r.ev_class FROM v JOIN pg_depend d ON d.refobjid = v.view AND d.refclassid = 'pg_class'::regclass
-      AND d.classid = 'pg_rewrite'::regclass JOIN pg_rewrite r ON r.oid = d.objid
-    WHERE r.ev_class <> v.view)
-  SELECT DISTINCT view FROM v
-),
-findings(check_id, object, problem, fix) AS (
-  -- ISO-RLS / ISO-PARTITION
-  SELECT CASE WHEN s.relispartition THEN 'ISO-PARTITION' ELSE 'ISO-RLS' END, s.oid::regclass::text,
-         concat_ws(', ', CASE WHEN NOT s.rls THEN 'RLS off' END, CASE WHEN NOT s.forced THEN 'not forced' END,
-                   CASE WHEN NOT EXISTS (SELECT FROM pol WHERE pol.polrelid = s.oid AND pol.polpermissive
-                                         AND pol.uses_ctx) THEN 'no tenant-context policy' END)
-           || CASE WHEN s.relispartition THEN ' (partition of ' || pg_partition_root(s.oid)::regclass::text || ')'
-                   ELSE '' END,
-         CASE WHEN NOT s.has_tenant_id THEN 'add tenant_id uuid NOT NULL, then '
-              ELSE '' END || format('SELECT %%I.enable_isolation(%%L) as its owner', %(tenancy)s::text,
-                                    coalesce(pg_partition_root(s.oid), s.oid)::regclass::text)
-  FROM scoped s WHERE s.oid NOT IN (SELECT oid FROM isolated)
-  UNION ALL
-  -- ISO-OWNER
-  SELECT 'ISO-OWNER', s.oid::regclass::text, 'owned by ' || pg_get_userbyid(s.relowner) || CASE WHEN s.relowner <> ctx.app
-           THEN ', which ' || %(app)s::text || ' can act as' ELSE '' END,
-         CASE WHEN s.relowner = ctx.app THEN format('ALTER TABLE %%s OWNER TO %%I', s.oid::regclass::text, %(migrator)s::text)
-              ELSE format('REVOKE %%I FROM %%I', pg_get_userbyid(s.relowner), %(app)s::text) END
-  FROM scoped s, ctx WHERE pg_has_role(ctx.app, s.relowner, 'MEMBER')
-  UNION ALL
-  SELECT 'ISO-OWNER', 'schema ' || quote_ident(t.nspname), 'owned by ' || pg_get_userbyid(t.nspowner)
-           || CASE WHEN t.nspowner <> ctx.app THEN ', which ' || %(app)s::text || ' can act as' ELSE '' END,
-         CASE WHEN t.nspowner = ctx.app THEN format('ALTER SCHEMA %%I OWNER TO %%I', t.nspname, %(migrator)s::text)
-              ELSE format('REVOKE %%I FROM %%I', pg_get_userbyid(t.nspowner), %(app)s::text) END
-  FROM tenant_schemas t, ctx WHERE pg_has_role(ctx.app, t.nspowner, 'MEMBER')
-  UNION ALL
-  -- ISO-GRANTS
-  SELECT 'ISO-GRANTS', s.oid::regclass::text, 'app_user may ' || string_agg(p.priv, ', ' ORDER BY p.priv),
-         format('REVOKE %%s ON %%s FROM %%I, PUBLIC', string_agg(p.priv, ', ' ORDER BY p.priv), s.oid::regclass::text, %(app)s::text)
-  FROM scoped s, ctx, unnest(ARRAY['TRUNCATE', 'REFERENCES', 'TRIGGER']) p(priv)
-  WHERE has_table_privilege(ctx.app, s.oid, p.priv)
-  GROUP BY s.oid::regclass::text
-  UNION ALL
-  SELECT 'ISO-GRANTS', ctx.registry::regclass::text, 'app_user may ' || string_agg(p.priv, ', ' ORDER BY p.priv),
-         format('REVOKE ALL ON %%s FROM %%I, PUBLIC', ctx.registry::regclass::text, %(app)s::text)
-  FROM ctx, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p(priv)
-  WHERE ctx.registry IS NOT NULL AND has_table_privilege(ctx.app, ctx.registry, p.priv)
-  GROUP BY ctx.registry
-  UNION ALL
-  -- ISO-PERMISSIVE
-  SELECT 'ISO-PERMISSIVE', format('policy %%I on %%s', pol.polname, pol.polrelid::regclass::text),
-         CASE WHEN NOT pol.uses_ctx THEN 'applies to app_user and does not use the tenant context'
-              ELSE 'is always true' END || ' (' || coalesce(pg_get_expr(pol.polqual, pol.polrelid),
-                                                            pg_get_expr(pol.polwithcheck, pol.polrelid),
-                                                            'no expression') || ')',
-         format('DROP POLICY %%I ON %%s (or make it AS RESTRICTIVE, or TO %%I only)', pol.polname,
-                pol.polrelid::regclass::text, %(admin)s::text)
-  FROM pol WHERE pol.polpermissive AND (NOT pol.uses_ctx
-                                        OR (pol.constant AND 'true' IN (pg_get_expr(pol.polqual, pol.polrelid),
-                                                                        pg_get_expr(pol.polwithcheck, pol.polrelid))))
-  UNION ALL
-  -- ISO-VIEW
-  SELECT 'ISO-VIEW', c.oid::regclass::text,
-         CASE c.relkind WHEN 'm' THEN 'materialized view: row security does not apply to its readers'
-                        ELSE 'view runs with its owner''s rights (' || pg_get_userbyid(c.relowner) || ')' END,
-         CASE c.relkind WHEN 'm' THEN format('REVOKE ALL ON %%s FROM %%I, PUBLIC (or drop it)', c.oid::regclass::text, %(app)s::text)
-                        ELSE format('ALTER VIEW %%s SET (security_invoker = true)', c.oid::regclass::text) END
-  FROM all_views v JOIN pg_class c ON c.oid = v.view, ctx
-  WHERE (c.relkind = 'v' AND NOT EXISTS (SELECT FROM unnest(c.reloptions) o
-                                         WHERE lower(o) IN ('security_invoker=true', 'security_invoker=on',
-                                                            'security_invoker=1', 'security_invoker=yes')))
-     OR (c.relkind = 'm' AND has_table_privilege(ctx.app, c.oid, 'SELECT'))
-  UNION ALL
-  -- ISO-SUPERUSER
-  SELECT 'ISO-SUPERUSER', 'role ' || quote_ident(r.rolname),
-         concat_ws(' and ', CASE WHEN r.rolsuper THEN 'SUPERUSER' END, CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' END),
-         format('ALTER ROLE %%I NOSUPERUSER NOBYPASSRLS (as a superuser; on RDS: drop and recreate the role)', r.rolname)
-  FROM pg_roles r WHERE (r.rolsuper OR r.rolbypassrls) AND r.rolname <> ALL (%(allowed)s::text[])
-    AND r.rolname <> session_user
-  UNION ALL
-  -- ISO-MEMBERSHIP
-  SELECT 'ISO-MEMBERSHIP', 'role ' || quote_ident(r.rolname), quote_ident(%(app)s::text) || ' is a member',
-         format('REVOKE %%I FROM %%I (and from any role %%I belongs to)', r.rolname, %(app)s::text, %(app)s::text)
-  FROM pg_roles r, ctx WHERE (r.rolname = ANY (%(privileged)s::text[]) OR r.rolname = session_user)
-    AND pg_has_role(ctx.app, r.oid, 'MEMBER')
-  UNION ALL
-  -- ISO-SECDEF
-  SELECT 'ISO-SECDEF', 'function ' || p.oid::regprocedure::text, 'SECURITY DEFINER without SET search_path',
-         format('ALTER FUNCTION %%s SET search_path = pg_catalog, pg_temp', p.oid::regprocedure::text)
-  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-  WHERE p.prosecdef AND (n.nspname = %(tenancy)s::text OR n.oid IN (SELECT oid FROM tenant_schemas))
-    AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search\\_path=%%')
-  UNION ALL
-  -- ISO-PUBLIC-CREATE
-  SELECT 'ISO-PUBLIC-CREATE', 'schema public', 'PUBLIC may CREATE', 'REVOKE CREATE ON SCHEMA public FROM PUBLIC'
-  FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
-  WHERE n.nspname = 'public' AND a.grantee = 0 AND a.privilege_type = 'CREATE'
-)
-SELECT check_id, object, problem, fix FROM findings
-UNION ALL
-SELECT 'COUNT', k, v::text, '' FROM (VALUES
-  ('tables', (SELECT count(*) FROM scoped WHERE NOT relispartition)),
-  ('partitions', (SELECT count(*) FROM scoped WHERE relispartition)),
-  ('isolated', (SELECT count(*) FROM isolated)),
-  ('tenant_schemas', (SELECT count(*) FROM tenant_schemas)),
-  ('policies', (SELECT count(*) FROM pol)),
-  ('views', (SELECT count(*) FROM all_views)),
-  ('roles', (SELECT count(*) FROM pg_roles)),
-  ('server_version_num', current_setting('server_version_num')::int),
-  ('app_exists', (SELECT count(*) FROM ctx)),
-  ('ctf_exists', (SELECT count(*) FROM ctx WHERE ctf IS NOT NULL))
-) AS counts(k, v)
-"""
+ALEMBIC_VERSION_TABLE = "alembic_version"
+"""The tenant migrations' bookkeeping table, in every tenant schema, without tenant_id."""
+
+
+def untenanted(s: Settings) -> list[str]:
+    """Tables a tenant schema may hold without tenant_id: Alembic's and the settings' own."""
+    return [ALEMBIC_VERSION_TABLE, *s.untenanted_tables]
+
+
+def values(s: Settings) -> dict[str, sql.Composable]:
+    """The placeholders of sql/verify/posture.sql. The master is settings.master_username and,
+    in SQL, session_user (whoever --master-dsn names)."""
+    return {**placeholders(s),
+            "privileged": sql.Literal([s.migrator_role, s.platform_admin_role, s.master_username]),
+            "allowed": sql.Literal([*s.aws_internal_roles, s.master_username]),
+            "untenanted": sql.Literal(untenanted(s))}
 
 
 def query(s: Settings) -> sql.Composed:
-    return sql.SQL(_QUERY).format(registry=sql.Identifier(s.tenancy_schema, "tenants"))
-
-
-def params(s: Settings) -> dict[str, Any]:
-    """The master is settings.master_username and, in SQL, session_user (whoever --master-dsn names)."""
-    return {
-        "app": s.app_role, "migrator": s.migrator_role, "admin": s.platform_admin_role,
-        "privileged": [s.migrator_role, s.platform_admin_role, s.master_username],
-        "allowed": [*s.aws_internal_roles, s.master_username],
-        "prefix": s.tenant_schema_prefix, "tenancy": s.tenancy_schema,
-    }
+    """The one posture statement (sql/verify/posture.sql), every value a psycopg.sql Literal."""
+    return sqlfiles.named("verify/posture", values(s))
 
 
 def collect(conn: psycopg.Connection, s: Settings) -> tuple[dict[str, list[dict[str, str]]], dict[str, int]]:
@@ -256,7 +125,7 @@ def collect(conn: psycopg.Connection, s: Settings) -> tuple[dict[str, list[dict[
     conn.rollback()
     with conn.transaction():
         conn.execute("SET TRANSACTION READ ONLY")
-        rows = db.fetch_all_dicts(conn, query(s), params(s))
+        rows = db.fetch_all_dicts(conn, query(s))
     findings: dict[str, list[dict[str, str]]] = {}
     counts: dict[str, int] = {}
     for r in rows:
@@ -305,6 +174,25 @@ def _examined(check_id: str, n: dict[str, int], s: Settings) -> str:
         return f"{s.app_role} is a member of none of {s.migrator_role}, {s.platform_admin_role}, the master"
     if check_id == "ISO-SECDEF":
         return f"none unpinned in {s.tenancy_schema} or the tenant schemas"
+    if check_id == "ISO-POLICY-EXACT":
+        return f"{n['all_policies']} policy(ies) on tenant tables, each exactly as generated"
+    if check_id == "ISO-ROLE-SETTINGS":
+        return f"none for {', '.join(roles.application_roles(s))}"
+    if check_id == "ISO-BUILTIN-ROLES":
+        return f"{len(roles.POWERFUL_ROLES)} powerful built-in roles, held by no application role"
+    if check_id == "ISO-SECDEF-EXEC":
+        return f"none executable by {s.app_role} outside {s.tenancy_schema}"
+    if check_id == "ISO-TROJAN":
+        # Not a FAIL by itself: AC8 lets app_user create schemas and functions, and every toolkit
+        # session pins search_path, so they can shadow nothing there; only the two traps above fail.
+        return (f"{n['app_routines']} function(s)/operator(s) in {n['app_schemas']} schema(s) {s.app_role} owns; "
+                "none named after a role or like a built-in")
+    if check_id == "ISO-STATS":
+        return f"pg_stat_statements is not readable by {s.app_role}"
+    if check_id == "ISO-ID-LEAK":
+        return f"{n['catalog_texts']} catalog text(s) searched, no registered tenant id"
+    if check_id == "ISO-SEQUENCE":
+        return f"{n['sequences']} sequence(s) in tenant schemas, USAGE only for {s.app_role}"
     return "as expected"
 
 
@@ -327,7 +215,7 @@ def iso_checks(ctx: Context) -> list[Check]:
     except Exception as exc:  # noqa: BLE001 - fail closed: every ISO check ERRORs with the reason
         try:
             ctx.master_db.rollback()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a failed rollback must not hide the first error
             pass
         reason = f"{type(exc).__name__}: {db.first_line(exc)}"
         return [errored(c.id, c.title, reason, c.expected) for c in ISO_CHECKS]

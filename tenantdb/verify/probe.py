@@ -14,6 +14,12 @@ session, so the tenant setting has never existed in it):
   context sees no row of another tenant, and a stranger's context sees nothing;
 - a context set with SET LOCAL does not survive into the next transaction.
 
+A valid context is set the way an application sets it, ``SELECT
+tenancy.set_tenant(%s)``, with what the mode asks for: the tenant id (plain)
+or a token minted with the database's current key (signed, read once as the
+master); forged contexts are written to the setting directly. In signed mode
+a bare tenant id is one of the forged contexts.
+
 ISO-PROBE-ROLE needs app_user's own login (the connection secret): SET ROLE
 checks the *session* user's memberships, so from a master session it would
 prove nothing. It tries SET ROLE to the migrator, the master and
@@ -31,7 +37,7 @@ import psycopg
 from psycopg import sql
 
 from tenantdb.database import connection as db
-from tenantdb.database import roles
+from tenantdb.database import context_key, roles, sqlfiles
 from tenantdb.report import Check, errored, failed, passed, skipped
 from tenantdb.settings import Settings
 from tenantdb.verify.context import Context
@@ -100,10 +106,11 @@ def _iso_probe(ctx: Context) -> list[Check]:
     conn = ctx.connect("master (probe)", ctx.master.target.with_db(s.db_name))
     scratch = f"tenantdb_probe_{secrets.token_hex(4)}"
     p = _Probe(conn)
+    mint = minter(s, conn)
     try:
-        probe_rows(conn, s, scratch, p)
-        probe_real_tables(conn, s, p)
-        probe_pooled(conn, s, p)
+        probe_rows(conn, s, scratch, p, mint)
+        probe_real_tables(conn, s, p, mint)
+        probe_pooled(conn, s, p, mint)
     finally:
         conn.rollback()
     left = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (scratch,)).fetchone()
@@ -113,6 +120,16 @@ def _iso_probe(ctx: Context) -> list[Check]:
     main = (failed(ID, TITLE, EXPECTED, actual, "; ".join(p.problems)) if p.problems
             else passed(ID, TITLE, EXPECTED, actual, "; ".join(p.found)))
     return [main, _role_check(ctx)]
+
+
+def minter(s: Settings, master: psycopg.Connection) -> Callable[[str], str]:
+    """tenant id -> the context an application passes to set_tenant: the id (plain), or a token
+    (signed) minted with the key ring read once, as the master, from the database."""
+    if s.tenant_context != "signed":
+        return lambda tenant: tenant
+    ring = context_key.ring(s, conn=master)
+    ttl = min(300, s.context_token_max_ttl_s)  # outlives a slow probe; never beyond the longest lifetime
+    return lambda tenant: ring.mint(tenant, ttl)
 
 
 # ----- the scratch table ---------------------------------------------------------
@@ -133,7 +150,8 @@ def _setup(conn: psycopg.Connection, s: Settings, scratch: str, a: str, b: str) 
     return table
 
 
-def probe_rows(conn: psycopg.Connection, s: Settings, scratch: str, p: _Probe) -> None:
+def probe_rows(conn: psycopg.Connection, s: Settings, scratch: str, p: _Probe,
+               mint: Callable[[str], str]) -> None:
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     with conn.transaction(force_rollback=True):
         table = _setup(conn, s, scratch, a, b)
@@ -143,21 +161,34 @@ def probe_rows(conn: psycopg.Connection, s: Settings, scratch: str, p: _Probe) -
             p.problems.append(f"running as {who[0] if who else '?'}, not {s.app_role}")
             return
         unset = "unset" if who[1] else "reset"
-        for label, value in ((unset, None), ("empty", ""), *((f"malformed {m!r}", m) for m in MALFORMED)):
+        forged = [(unset, None), ("empty", ""), *((f"malformed {m!r}", m) for m in MALFORMED)]
+        if s.tenant_context == "signed":
+            forged.append(("unsigned bare id", a))
+        for label, value in forged:
             if value is not None:
-                _context(conn, s, value)
+                _forge(conn, s, value)
             _no_context(conn, table, a, label, p)
-        _context(conn, s, a)
+        _set_tenant(conn, s, mint(a))
         _as_tenant_a(conn, table, a, b, p)
         _attacks(conn, s, table, p)
 
 
-def _context(conn: psycopg.Connection, s: Settings, value: str) -> None:
+def _forge(conn: psycopg.Connection, s: Settings, value: str) -> None:
+    """Write the tenant setting directly, bypassing the helper, as an attacker would."""
     conn.execute("SELECT set_config(%s, %s, true)", (s.tenant_setting, value))
 
 
-def _count(conn: psycopg.Connection, table: sql.Composable, where: str = "true", *args: object) -> int:
-    row = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE " + where).format(table), args).fetchone()
+def _set_tenant(conn: psycopg.Connection, s: Settings, context: str) -> None:
+    """As an application: the helper, the context a bound parameter."""
+    conn.execute(sql.SQL("SELECT {}.set_tenant(%s)").format(sql.Identifier(s.tenancy_schema)), (context,))
+
+
+_EVERY_ROW = sql.SQL("true")
+
+
+def _count(conn: psycopg.Connection, table: sql.Composable, where: sql.Composable = _EVERY_ROW,
+           *args: object) -> int:
+    row = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(table, where), args).fetchone()
     return int(row[0]) if row else -1
 
 
@@ -183,7 +214,7 @@ def _no_context(conn: psycopg.Connection, table: sql.Composable, a: str, label: 
 def _as_tenant_a(conn: psycopg.Connection, table: sql.Composable, a: str, b: str, p: _Probe) -> None:
     seen = sorted(str(r[0]) for r in conn.execute(sql.SQL("SELECT tenant_id FROM {}").format(table)))
     p.expect(seen == [a, a], f"A reads {len(seen)} rows, {sum(t != a for t in seen)} of another tenant")
-    p.expect(_count(conn, table, "tenant_id = %s", b) == 0, "A reading B's rows by id finds none")
+    p.expect(_count(conn, table, sql.SQL("tenant_id = %s"), b) == 0, "A reading B's rows by id finds none")
     p.refused(lambda: conn.execute(sql.SQL("INSERT INTO {} (tenant_id, note) VALUES (%s, 'forged')").format(table),
                                    (b,)), "A inserting a row for B")
     for verb, stmt in (("update", "UPDATE {} SET note = 'x' WHERE tenant_id = %s"),
@@ -208,53 +239,26 @@ def _attacks(conn: psycopg.Connection, s: Settings, table: sql.Composable, p: _P
 
 # ----- the real tenant tables ----------------------------------------------------
 
-_REAL = """
-DO $probe$
-DECLARE
-  tbls regclass[]; tenants uuid[]; tbl regclass; tenant uuid; n bigint;
-  stranger constant uuid := {stranger};
-BEGIN
-  -- As the master: which tables and tenants (app_user may not read the registry).
-  SELECT coalesce(array_agg(oid), ARRAY[]::regclass[]) INTO tbls FROM (
-    SELECT c.oid::regclass AS oid FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p') AND c.relrowsecurity AND c.relforcerowsecurity AND NOT c.relispartition
-      AND ns.nspname IN (SELECT schema_name FROM {registry})
-      AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id'
-                  AND NOT a.attisdropped)
-      AND has_table_privilege({app}, c.oid, 'SELECT')
-    ORDER BY c.oid LIMIT {max_tables}) t;
-  SELECT array_agg(x) INTO tenants FROM (
-    SELECT stranger AS x UNION ALL (SELECT tenant_id FROM {registry} ORDER BY created_at LIMIT {max_tenants})) t;
-  -- Then as app_user (SET LOCAL ROLE), every tenant's context on every table.
-  PERFORM set_config('role', {app}, true);
-  IF current_user <> {app} THEN RAISE EXCEPTION 'probe runs as %, not %', current_user, {app}; END IF;
-  FOREACH tbl IN ARRAY tbls LOOP
-    FOREACH tenant IN ARRAY tenants LOOP
-      PERFORM set_config({setting}, tenant::text, true);
-      EXECUTE format('SELECT count(*) FROM %s WHERE tenant_id IS DISTINCT FROM $1', tbl) INTO n USING tenant;
-      IF n > 0 THEN
-        RAISE EXCEPTION 'tenant % sees % row(s) of other tenants in %', tenant, n, tbl;
-      END IF;
-    END LOOP;
-  END LOOP;
-  RAISE NOTICE 'probed % table(s) x % tenant context(s)', cardinality(tbls), cardinality(tenants);
-END
-$probe$"""
 
 
-def probe_real_tables(conn: psycopg.Connection, s: Settings, p: _Probe) -> None:
+def probe_real_tables(conn: psycopg.Connection, s: Settings, p: _Probe, mint: Callable[[str], str]) -> None:
     """One DO block over the real isolated tables in tenant schemas, as app_user; it raises on a leak.
 
     A stranger (a random tenant id) is one of the contexts: on it every row is
-    "of another tenant", so it must see nothing at all.
+    "of another tenant", so it must see nothing at all. The registered tenants
+    are read first, as the master, so that their contexts can be minted here.
     """
+    ids = [str(r[0]) for r in conn.execute(sqlfiles.named("verify/registered_tenants", {
+        "registry": sql.Identifier(s.tenancy_schema, "tenants"), "max_tenants": sql.Literal(REAL_TENANTS)}))]
+    conn.rollback()
+    contexts = [mint(t) for t in (str(uuid.uuid4()), *ids)]
     notices: list[str] = []
-    handler = lambda diag: notices.append(diag.message_primary or "")  # noqa: E731
+    handler = lambda diag: notices.append(diag.message_primary or "")  # noqa: E731 - a one-line local helper reads better as a lambda
     conn.add_notice_handler(handler)
-    block = sql.SQL(_REAL).format(
-        registry=sql.Identifier(s.tenancy_schema, "tenants"), app=sql.Literal(s.app_role),
-        stranger=sql.Literal(str(uuid.uuid4())), setting=sql.Literal(s.tenant_setting),
-        max_tables=sql.Literal(REAL_TABLES), max_tenants=sql.Literal(REAL_TENANTS))
+    block = sqlfiles.named("verify/probe_real_tables", {
+        "registry": sql.Identifier(s.tenancy_schema, "tenants"), "app": sql.Literal(s.app_role),
+        "contexts": sql.Literal(contexts), "tenancy": sql.Identifier(s.tenancy_schema),
+        "max_tables": sql.Literal(REAL_TABLES)})
     try:
         with conn.transaction(force_rollback=True):
             conn.execute(block)  # DO takes no bind parameters: values are quoted literals
@@ -269,12 +273,12 @@ def probe_real_tables(conn: psycopg.Connection, s: Settings, p: _Probe) -> None:
 
 # ----- pooled connections --------------------------------------------------------
 
-def probe_pooled(conn: psycopg.Connection, s: Settings, p: _Probe) -> None:
-    """A context set with SET LOCAL is gone in the next transaction on the same connection."""
-    tenant = str(uuid.uuid4())
+def probe_pooled(conn: psycopg.Connection, s: Settings, p: _Probe, mint: Callable[[str], str]) -> None:
+    """A context set by the helper (transaction-local) is gone in the next transaction on the same connection."""
+    context = mint(str(uuid.uuid4()))
     conn.rollback()  # no enclosing transaction: the block below must be a whole transaction, not a savepoint
     with conn.transaction():
-        _context(conn, s, tenant)
+        _set_tenant(conn, s, context)
     row = conn.execute(sql.SQL("SELECT current_setting(%s, true), {}.current_tenant_id()").format(
         sql.Identifier(s.tenancy_schema)), (s.tenant_setting,)).fetchone()
     conn.rollback()
@@ -295,10 +299,15 @@ def _role_check(ctx: Context) -> Check:
         conn = ctx.connect(s.app_role, ctx.app_target())
     except Exception as exc:  # noqa: BLE001 - cannot run: ERROR, never PASS
         return errored(ROLE_ID, ROLE_TITLE, f"cannot log in as {s.app_role}: {db.first_line(exc)}", ROLE_EXPECTED)
-    return probe_set_role(conn, s, ctx.master.target.user)
+    try:
+        mint = minter(s, ctx.master_db)
+    except Exception as exc:  # noqa: BLE001 - cannot run: ERROR, never PASS
+        return errored(ROLE_ID, ROLE_TITLE, f"cannot mint a tenant context: {db.first_line(exc)}", ROLE_EXPECTED)
+    return probe_set_role(conn, s, ctx.master.target.user, mint)
 
 
-def probe_set_role(conn: psycopg.Connection, s: Settings, master: str) -> Check:
+def probe_set_role(conn: psycopg.Connection, s: Settings, master: str,
+                   mint: Callable[[str], str] = lambda tenant: tenant) -> Check:
     """On app_user's own login: SET ROLE to each privileged role fails; SET LOCAL does not leak."""
     p = _Probe(conn)
     try:
@@ -311,7 +320,7 @@ def probe_set_role(conn: psycopg.Connection, s: Settings, master: str) -> Check:
             for role in sorted({s.migrator_role, s.platform_admin_role, s.master_username, master}):
                 p.refused(lambda role=role: conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role))),
                           f"SET ROLE {role}")
-        probe_pooled(conn, s, p)
+        probe_pooled(conn, s, p, mint)
     finally:
         conn.rollback()
     actual = f"on {s.app_role}'s own login: {len(p.found)} held"
