@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.error
+import urllib.request
 from functools import cached_property
 from typing import Any
 
@@ -22,12 +24,29 @@ from tenantdb.settings import Settings
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
 
-# Keys the AWS RDS rotation functions read, plus the story's (AC9, task 6.2).
-SECRET_KEYS: tuple[str, ...] = ("engine", "host", "port", "dbname", "database", "username", "password", "uri")
+# Keys the AWS RDS rotation functions read (``ssl`` too: true stops its plaintext fallback), the TLS
+# mode clients use, and the story's (Story 0.4 AC9, task 6.2). ``uri`` holds no password
+# (tenantdb.database.app_secrets says why): a rotation changes ``password`` and nothing else.
+SECRET_KEYS: tuple[str, ...] = ("engine", "host", "port", "dbname", "database", "username", "password",
+                                "sslmode", "ssl", "uri")
+
+CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
+"""Secrets Manager's staging labels: the value clients read, and a rotation's new value until it is tested."""
+
+
+def endpoint_answers(url: str, timeout: float = 2.0) -> bool:
+    """True when an AWS emulator (moto's server) answers its management API at ``url``."""
+    try:
+        with urllib.request.urlopen(f"{url}/moto-api/reset-auth", timeout=timeout):
+            return True
+    except urllib.error.HTTPError:  # GET is refused with 400, which proves moto is there
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def _get_secret_error(secret_id: str, exc: ClientError) -> str:
-    """One line for a failed GetSecretValue: the code, and the fix when it is known (issue 6, faults)."""
+    """One line for a failed GetSecretValue: the code, and the fix when it is known (docs/faults.md)."""
     err = exc.response.get("Error", {})
     code, message = err.get("Code", "") or "failed", str(err.get("Message", "")).lower()
     line = f"secretsmanager:GetSecretValue {secret_id}: {code}"
@@ -83,40 +102,54 @@ class Aws:
         return found[0]
 
     def secret_json(self, secret_id: str) -> dict[str, Any]:
-        """The JSON value of a secret. Raises ToolkitError when missing or not a JSON object."""
+        """The JSON value of a secret's AWSCURRENT version. Raises ToolkitError when missing or not a JSON object."""
+        value = self.current_secret(secret_id)
+        if value is None:
+            raise ToolkitError(f"secretsmanager:GetSecretValue {secret_id}: ResourceNotFoundException "
+                               f"(no {CURRENT} value yet)")
+        return value
+
+    def current_secret(self, secret_id: str) -> dict[str, Any] | None:
+        """The AWSCURRENT value as a JSON object, or None when it has none yet (Terraform creates it
+        empty): one GetSecretValue. The stage is named: a reader never gets another version's value."""
         try:
-            raw = self.secrets.get_secret_value(SecretId=secret_id)["SecretString"]
+            raw = self.secrets.get_secret_value(SecretId=secret_id, VersionStage=CURRENT)["SecretString"]
         except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                self.describe_secret(secret_id)  # the secret itself missing is an error; say which
+                return None
             raise ToolkitError(_get_secret_error(secret_id, exc)) from None
         except (BotoCoreError, KeyError) as exc:
             raise ToolkitError(f"secretsmanager:GetSecretValue {secret_id}: {type(exc).__name__}") from None
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
-            # issue 6 (faults): say the fix; the value itself is never shown.
+            # docs/faults.md: say the fix; the value itself is never shown.
             raise ToolkitError(f"secret {secret_id}: value is not JSON; put a JSON object back (for the "
-                               "connection secret: '{}' and rerun the bootstrap, which writes a new password)") from None
+                               "connection secret: '{}' and rerun the bootstrap, "
+                               "which writes a new password)") from None
         if not isinstance(value, dict):
             raise ToolkitError(f"secret {secret_id}: value is not a JSON object")
         return value
 
     def secret_has_value(self, secret_id: str) -> bool:
         """True when the secret has a current value (Terraform creates it empty)."""
+        return self.current_secret(secret_id) is not None
+
+    def describe_secret(self, secret_id: str) -> dict[str, Any]:
+        """DescribeSecret; a missing secret is one line naming the stack to deploy."""
         try:
-            self.secrets.get_secret_value(SecretId=secret_id)
-            return True
+            return dict(self.secrets.describe_secret(SecretId=secret_id))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                # Either the secret or its AWSCURRENT version is missing; tell which.
-                try:
-                    self.secrets.describe_secret(SecretId=secret_id)
-                except ClientError:
-                    raise ToolkitError(f"secret {secret_id} not found; deploy {self.settings.stack_id} first") from None
-                return False
-            raise ToolkitError(_get_secret_error(secret_id, exc)) from None
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ResourceNotFoundException":
+                raise ToolkitError(f"secret {secret_id} not found; deploy {self.settings.stack_id} first") from None
+            raise ToolkitError(f"secretsmanager:DescribeSecret {secret_id}: {code or 'failed'}") from None
+        except BotoCoreError as exc:
+            raise ToolkitError(f"secretsmanager:DescribeSecret {secret_id}: {type(exc).__name__}") from None
 
     def put_secret_json(self, secret_id: str, value: dict[str, Any]) -> None:
-        """Write a new AWSCURRENT version. The value never appears in errors."""
+        """Write a new AWSCURRENT version (the old one becomes AWSPREVIOUS). The value never appears in errors."""
         try:
             self.secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(value))
         except ClientError as exc:
@@ -138,3 +171,16 @@ class Aws:
         except KeyError:
             raise ToolkitError(f"master secret of {self.settings.instance_identifier}: "
                                "missing username or password key") from None
+
+
+def pending_version(meta: dict[str, Any]) -> str | None:
+    """The version a rotation is working on (AWSPENDING on a version that is not AWSCURRENT), if any.
+
+    Secrets Manager's protocol: the function puts the new value as AWSPENDING, sets it on the
+    database, tests it, then moves AWSCURRENT to it. AWSPENDING left on the current version
+    after that is a finished rotation, not a pending one.
+    """
+    for version, stages in (meta.get("VersionIdsToStages") or {}).items():
+        if PENDING in stages and CURRENT not in stages:
+            return str(version)
+    return None

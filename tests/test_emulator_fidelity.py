@@ -74,7 +74,7 @@ def test_layer_keeps_moto_other_window_validation(emulator):
 def test_modify_to_touching_windows_accepted_with_layer(plain_emulator, emulator):
     for url, ok in ((plain_emulator, False), (emulator, True)):
         inst = create_instance(url)
-        call = lambda: client(url, "rds").modify_db_instance(  # noqa: E731
+        call = lambda url=url, inst=inst: client(url, "rds").modify_db_instance(  # noqa: E731 - a one-line local helper reads better as a lambda
             DBInstanceIdentifier=inst["DBInstanceIdentifier"], PreferredBackupWindow="03:00-04:00",
             ApplyImmediately=True)
         if ok:
@@ -225,3 +225,91 @@ def test_managed_policy_missing_in_plain_moto_present_with_layer(plain_emulator,
         client(plain_emulator, "iam").get_policy(PolicyArn=MONITORING_POLICY)
     assert client(emulator, "iam").get_policy(PolicyArn=MONITORING_POLICY)["Policy"]["PolicyName"] == \
         "AmazonRDSEnhancedMonitoringRole"
+
+
+# ----- Secrets Manager: a rotation's staging labels -------------------------------
+
+def _secret(url: str, value: str = '{"password": "one"}') -> tuple[object, str]:
+    sm = client(url, "secretsmanager")
+    name = f"fid-{uuid.uuid4().hex[:10]}"
+    sm.create_secret(Name=name, SecretString=value)
+    return sm, name
+
+
+def _stages(sm, name: str) -> dict[str, list[str]]:
+    return {v: sorted(s) for v, s in sm.describe_secret(SecretId=name)["VersionIdsToStages"].items()}
+
+
+def _finish_by_stage_move(sm, name: str, value: str) -> str:
+    """What a rotation function's createSecret and finishSecret do: AWSPENDING, then AWSCURRENT moved to it."""
+    (old,) = [v for v, s in _stages(sm, name).items() if "AWSCURRENT" in s]
+    token = str(uuid.uuid4())
+    sm.put_secret_value(SecretId=name, ClientRequestToken=token, SecretString=value, VersionStages=["AWSPENDING"])
+    sm.update_secret_version_stage(SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=token,
+                                   RemoveFromVersionId=old)
+    return token
+
+
+def test_read_without_stage_after_a_stage_move_old_in_plain_moto_current_with_layer(plain_emulator, emulator):
+    for url, want in ((plain_emulator, '{"password": "one"}'), (emulator, '{"password": "two"}')):
+        sm, name = _secret(url)
+        token = _finish_by_stage_move(sm, name, '{"password": "two"}')
+        assert "AWSCURRENT" in _stages(sm, name)[token]
+        assert sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"] == '{"password": "two"}'
+        assert sm.get_secret_value(SecretId=name)["SecretString"] == want, url  # plain moto: the old value
+
+
+def test_put_after_a_stage_move_two_current_in_plain_moto_one_with_layer(plain_emulator, emulator):
+    for url, currents in ((plain_emulator, 2), (emulator, 1)):
+        sm, name = _secret(url)
+        moved = _finish_by_stage_move(sm, name, '{"password": "two"}')
+        put = sm.put_secret_value(SecretId=name, SecretString='{"password": "three"}',
+                                  VersionStages=["AWSCURRENT"])["VersionId"]
+        stages = _stages(sm, name)
+        assert sum("AWSCURRENT" in s for s in stages.values()) == currents, (url, stages)
+        if url == emulator:  # as AWS: the new version is current, the one it replaced previous
+            assert stages[put] == ["AWSCURRENT"] and "AWSPREVIOUS" in stages[moved]
+            assert sum("AWSPREVIOUS" in s for s in stages.values()) == 1
+            assert sm.get_secret_value(SecretId=name)["SecretString"] == '{"password": "three"}'
+
+
+def test_rotate_without_a_function_plain_moto_loses_the_value_layer_leaves_it_pending(plain_emulator, emulator):
+    sm, name = _secret(plain_emulator)
+    sm.rotate_secret(SecretId=name, RotationRules={"AutomaticallyAfterDays": 90})
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        sm.get_secret_value(SecretId=name)  # plain moto: a new AWSCURRENT version with no value
+
+    sm, name = _secret(emulator)
+    (old,) = _stages(sm, name)
+    token = sm.rotate_secret(SecretId=name, RotationRules={"AutomaticallyAfterDays": 90})["VersionId"]
+    assert _stages(sm, name) == {old: ["AWSCURRENT"], token: ["AWSPENDING"]}
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == '{"password": "one"}'
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):  # createSecret has not put it yet
+        sm.get_secret_value(SecretId=name, VersionId=token, VersionStage="AWSPENDING")
+    meta = sm.describe_secret(SecretId=name)
+    assert meta["RotationEnabled"] is True and meta["RotationRules"]["AutomaticallyAfterDays"] == 90
+    with pytest.raises(ClientError, match="previous rotation isn't complete"):
+        sm.rotate_secret(SecretId=name)
+
+
+def test_next_rotation_refused_by_plain_moto_after_a_finished_one_accepted_with_layer(plain_emulator, emulator):
+    """AWS refuses a rotation only while AWSPENDING is on a version that is not AWSCURRENT; plain moto
+    refuses exactly when they share one, which is what a finished single-user rotation leaves."""
+    for url, accepted in ((plain_emulator, False), (emulator, True)):
+        sm, name = _secret(url)
+        _finish_by_stage_move(sm, name, '{"password": "two"}')
+        if accepted:
+            token = sm.rotate_secret(SecretId=name)["VersionId"]
+            assert _stages(sm, name)[token] == ["AWSPENDING"]
+        else:
+            with pytest.raises(ClientError, match="still in progress"):
+                sm.rotate_secret(SecretId=name)
+
+
+def test_layer_rotate_later_creates_no_version(emulator):
+    sm, name = _secret(emulator)
+    before = _stages(sm, name)
+    answer = sm.rotate_secret(SecretId=name, RotationRules={"AutomaticallyAfterDays": 30}, RotateImmediately=False)
+    assert "VersionId" not in answer and _stages(sm, name) == before
+    with pytest.raises(ClientError, match="1-1000"):  # moto's validation kept (the client checks the minimum)
+        sm.rotate_secret(SecretId=name, RotationRules={"AutomaticallyAfterDays": 1001}, RotateImmediately=False)

@@ -12,8 +12,9 @@ migrator passwords, read from the emulator's secrets, appear in clear or URL-enc
 - what PostgreSQL keeps of the statements it ran (pg_stat_statements).
 
 Why none can: the master password lives only in the RDS-managed secret (Terraform never sees
-it); the bootstrap sets every password as a SCRAM verifier computed client-side, so even the
-server log (log_statement = ddl logs ALTER ROLE) holds only verifiers; errors name
+it); the bootstrap sets every password as a SCRAM verifier computed client-side, and the
+parameter group logs no statement text by class (log_statement = none: AWS's rotation function
+sends ALTER USER ... PASSWORD in clear), so the server log holds no password; errors name
 user@host:port/db and never a password. This test proves it rather than assuming it.
 """
 

@@ -1,4 +1,4 @@
-"""Secret rotation (issue 6): the stack per environment, what the emulator leaves out, and
+"""Secret rotation (Story 0.4 task 6.3): the stack per environment, what the emulator leaves out, and
 verify's rotation checks against the emulator (moto + fidelity layer, real boto3 calls).
 """
 
@@ -15,6 +15,7 @@ from tenantdb.infra import terraform
 from tenantdb.report import Status
 from tenantdb.verify import aws_checks
 from tenantdb.verify.context import Context
+from datetime import UTC
 
 REAL = ("dev", "staging", "prod")
 
@@ -142,7 +143,8 @@ def test_rotation_check_skips_where_the_emulator_left_it_out(fresh_emulator: str
 
 
 def test_rotation_configured_wrongly_fails(fresh_emulator: str) -> None:
-    """moto stores RotationRules without a function: 120 days and no function FAIL, naming both."""
+    """Rotation every 120 days FAILs, and so does rotation off; the function itself is not asked
+    for where the emulator leaves it out (it cannot host one)."""
     ctx = _ctx(fresh_emulator)
     _make_secrets(ctx)
     ctx.aws.secrets.rotate_secret(SecretId=ctx.settings.connection_secret_name,
@@ -151,7 +153,7 @@ def test_rotation_configured_wrongly_fails(fresh_emulator: str) -> None:
     assert c.status is Status.FAIL
     conn, mig = ctx.settings.connection_secret_name, ctx.settings.migrator_secret_name
     assert f"{conn}: rotates every 120 days, expected 90" in c.detail
-    assert f"{conn}: rotation function is none" in c.detail
+    assert "rotation function is none" not in c.detail
     assert f"{mig}: rotation is off" in c.detail
 
 
@@ -167,17 +169,34 @@ def test_a_failed_rotation_fails(fresh_emulator: str) -> None:
     assert c.status is Status.FAIL and "stuck in AWSPENDING" in c.detail
 
 
+def test_a_finished_rotation_in_the_emulator_skips_saying_so(fresh_emulator: str) -> None:
+    """Both secrets on a 90-day rotation whose last run finished (AWSCURRENT moved): SKIP, not PASS,
+    since no function could run it here; the same state with a pending version FAILs (above)."""
+    ctx = _ctx(fresh_emulator)
+    _make_secrets(ctx)
+    for name in (ctx.settings.connection_secret_name, ctx.settings.migrator_secret_name):
+        sm = ctx.aws.secrets
+        token = sm.rotate_secret(SecretId=name, RotationRules={"AutomaticallyAfterDays": 90})["VersionId"]
+        (old,) = [v for v, st in sm.describe_secret(SecretId=name)["VersionIdsToStages"].items() if "AWSCURRENT" in st]
+        sm.put_secret_value(SecretId=name, ClientRequestToken=token, SecretString=SECRET, VersionStages=["AWSPENDING"])
+        sm.update_secret_version_stage(SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=token,
+                                       RemoveFromVersionId=old)
+    c = aws_checks.rotation_app(ctx)
+    assert c.status is Status.SKIP, c
+    assert c.detail.startswith("emulator: rotation on, every 90 d, no rotation pending or failed")
+
+
 def test_well_configured_rotation_has_no_problem() -> None:
     """The verdict on a describe_secret answer as AWS gives it for a healthy rotation."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     s = settings_mod.load("prod", None)
     meta = {"RotationEnabled": True, "RotationRules": {"AutomaticallyAfterDays": 90},
             "RotationLambdaARN": f"arn:aws:lambda:us-east-1:123456789012:function:{s.rotation_function_name}",
-            "NextRotationDate": datetime.now(timezone.utc) + timedelta(days=30),
+            "NextRotationDate": datetime.now(UTC) + timedelta(days=30),
             "VersionIdsToStages": {"a" * 32: ["AWSCURRENT", "AWSPENDING"], "b" * 32: ["AWSPREVIOUS"]}}
     assert aws_checks._rotation_problems(meta, 90, s.rotation_function_name) == []
-    overdue = {**meta, "NextRotationDate": datetime.now(timezone.utc) - timedelta(days=3)}
+    overdue = {**meta, "NextRotationDate": datetime.now(UTC) - timedelta(days=3)}
     assert any("overdue" in p for p in aws_checks._rotation_problems(overdue, 90, s.rotation_function_name))
 
 

@@ -51,23 +51,11 @@ def touching_windows_allowed() -> None:
 
 
 def windows_share_a_minute(backup: str, maintenance: str) -> bool:
-    """True when the daily backup window and the weekly maintenance window overlap by a minute or more."""
-    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    """True when the daily backup window and the weekly maintenance window overlap by a minute or more:
+    the settings' rule (one arithmetic for both), with AWS's case-insensitive day names."""
+    from tenantdb.settings import _windows_overlap
 
-    def minute(hhmm: str) -> int:
-        hh, mm = hhmm.split(":")
-        return int(hh) * 60 + int(mm)
-
-    b_start, b_end = (minute(p) for p in backup.split("-"))
-    b_len = (b_end - b_start) % 1440
-    m_from, m_to = maintenance.lower().split("-")
-    m_start = days.index(m_from[:3]) * 1440 + minute(m_from[4:])
-    m_len = (days.index(m_to[:3]) * 1440 + minute(m_to[4:]) - m_start) % 10080
-    for day in range(-1, 8):  # the backup window recurs daily; -1 and 7 cover the week's wrap
-        start = day * 1440 + b_start
-        if start < m_start + m_len and m_start < start + b_len:
-            return True
-    return False
+    return _windows_overlap(backup, maintenance.lower())
 
 
 _STORED_INSTANCE_FIELDS = (
@@ -99,10 +87,10 @@ def instance_settings_stored() -> None:
             if kwargs.get(name) is not None:
                 setattr(self, name, kwargs[name])
 
-    DBInstance.__init__ = init  # type: ignore[method-assign]
+    DBInstance.__init__ = init  # type: ignore[method-assign]  # patches moto's class
     # The describe shape names it PerformanceInsightsEnabled; the create/modify argument
     # is EnablePerformanceInsights. One property joins the two names.
-    DBInstance.performance_insights_enabled = property(  # type: ignore[attr-defined]
+    DBInstance.performance_insights_enabled = property(  # type: ignore[attr-defined]  # added to moto's class
         lambda self: self.__dict__.get("enable_performance_insights"))
 
 
@@ -128,7 +116,7 @@ def default_ca_is_current() -> None:
         kwargs.setdefault("ca_certificate_identifier", DEFAULT_CA)
         original_init(self, *args, **kwargs)
 
-    DBInstance.__init__ = init  # type: ignore[method-assign]
+    DBInstance.__init__ = init  # type: ignore[method-assign]  # patches moto's class
 
 
 def master_secret_holds_master_user() -> None:
@@ -146,7 +134,7 @@ def master_secret_holds_master_user() -> None:
         username = getattr(self.resource, "master_username", None)
         return json.dumps({"username": username, "password": secrets.token_urlsafe(24)})
 
-    MasterUserSecret._generate_secret_string = secret_string  # type: ignore[method-assign]
+    MasterUserSecret._generate_secret_string = secret_string  # type: ignore[method-assign]  # patches moto's class
 
 
 def parameter_source_honoured() -> None:
@@ -174,10 +162,10 @@ def parameter_source_honoured() -> None:
         params = [dict(p, Source="user") for p in groups[0].parameters.values()]
         return ActionResult({"Parameters": params if source in (None, "user") else []})
 
-    RDSResponse.describe_db_parameters = describe_db_parameters  # type: ignore[method-assign]
+    RDSResponse.describe_db_parameters = describe_db_parameters  # type: ignore[method-assign]  # patches moto's class
 
 
-# --- issue 6 (secret rotation): the rotation function's security group rules ---------
+# --- secret rotation (Story 0.4 task 6.3): the rotation function's security group rules ---------
 def rule_descriptions_kept() -> None:
     """A security group rule that references another group keeps its description.
 
@@ -190,7 +178,7 @@ def rule_descriptions_kept() -> None:
     """
     from moto.ec2.models.security_groups import SecurityGroupRule
 
-    SecurityGroupRule.description = property(  # type: ignore[method-assign,assignment]
+    SecurityGroupRule.description = property(  # type: ignore[method-assign,assignment]  # replaces moto's property
         lambda self: self.ip_range.get("Description") or (self.source_group or {}).get("Description"))
 
 
@@ -206,6 +194,93 @@ def managed_iam_policies() -> None:
         os.environ.setdefault(key, value)
 
 
+# --- Secrets Manager: a rotation as AWS runs it (docs/security.md, "Rotation") --------------
+CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
+
+
+def current_follows_the_label() -> None:
+    """A read without a stage returns the version labelled AWSCURRENT, and one version holds that label.
+
+    AWS: GetSecretValue without VersionId or VersionStage "returns the AWSCURRENT version";
+    a staging label is attached to one version at a time, and moving AWSCURRENT moves
+    AWSPREVIOUS to the version it left
+    (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html,
+    https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html).
+    moto keeps a "default version" of its own that UpdateSecretVersionStage does not move:
+    after a rotation's finishSecret a read without a stage returns the old value, and the
+    next PutSecretValue demotes that old version, leaving two versions labelled AWSCURRENT.
+    This makes the default version the one labelled AWSCURRENT (moto's own value only while
+    no version holds the label); it never invents a version or a label.
+    """
+    from moto.secretsmanager.models import FakeSecret
+
+    def get(self: Any) -> str | None:
+        for version_id, version in getattr(self, "versions", {}).items():
+            if CURRENT in version["version_stages"]:
+                return str(version_id)
+        return self.__dict__.get("_fidelity_default_version_id")
+
+    def set_(self: Any, value: str | None) -> None:
+        self.__dict__["_fidelity_default_version_id"] = value
+
+    FakeSecret.default_version_id = property(get, set_)  # type: ignore[assignment]  # moto's attribute, now a property
+
+
+def rotation_waits_for_the_function() -> None:
+    """RotateSecret without a rotation function leaves what AWS leaves before it invokes one.
+
+    AWS: RotateSecret creates the new version's id (the ClientRequestToken) labelled
+    AWSPENDING and invokes the function with it; the function's createSecret puts the value
+    with that token, and finishSecret moves AWSCURRENT to it. While AWSPENDING is on a version
+    that is not AWSCURRENT, a new RotateSecret is refused: "A previous rotation isn't complete"
+    (https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_how.html,
+    https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_RotateSecret.html).
+    With RotateImmediately false AWS only tests the function and creates no version.
+    moto, with no function, makes the new version AWSCURRENT at once (with no value when
+    rotating immediately, a copy of the old value otherwise) and refuses the next rotation
+    exactly when the last one finished. Here the emulator hosts no function, so the caller
+    plays it (tests/test_rotation_protocol.py runs AWS's four steps in-process). Calls that
+    name a function keep moto's behaviour.
+    """
+    import time
+    import uuid
+
+    from moto.secretsmanager import models
+    from moto.secretsmanager.exceptions import InvalidParameterException, InvalidRequestException
+
+    original = models.SecretsManagerBackend.rotate_secret
+
+    def rotate_secret(self: Any, secret_id: str, client_request_token: str | None = None,
+                      rotation_lambda_arn: str | None = None, rotation_rules: dict[str, Any] | None = None,
+                      rotate_immediately: bool = True) -> str:
+        secret = self.secrets.get(secret_id) if self._is_valid_identifier(secret_id) else None
+        if (secret is None or rotation_lambda_arn or getattr(secret, "rotation_lambda_arn", "")
+                or secret.is_deleted() or not hasattr(secret, "versions")):
+            return original(self, secret_id, client_request_token, rotation_lambda_arn, rotation_rules,
+                            rotate_immediately)
+        if any(PENDING in v["version_stages"] and CURRENT not in v["version_stages"]
+               for v in secret.versions.values()):
+            raise InvalidRequestException("A previous rotation isn't complete. That rotation will be continued.")
+        days = (rotation_rules or {}).get("AutomaticallyAfterDays")
+        if days is not None:
+            if not 1 <= int(days) <= 1000:
+                raise InvalidParameterException("RotationRules.AutomaticallyAfterDays must be within 1-1000.")
+            secret.auto_rotate_after_days = int(days)
+            secret.next_rotation_date = int(time.time()) + int(days) * 86400
+        secret.rotation_requested = True
+        secret.rotation_enabled = secret.rotation_enabled or secret.auto_rotate_after_days > 0
+        answer = {"ARN": secret.arn, "Name": secret.name}
+        if rotate_immediately and secret.versions:
+            token = client_request_token or str(uuid.uuid4())
+            secret.remove_version_stages_from_old_versions([PENDING])
+            secret.versions[token] = {"createdate": int(time.time()), "version_id": token,
+                                      "version_stages": [PENDING]}
+            answer["VersionId"] = token
+        return json.dumps(answer)
+
+    models.SecretsManagerBackend.rotate_secret = rotate_secret  # type: ignore[method-assign]  # patches moto's class
+
+
 CORRECTIONS: tuple[Callable[[], None], ...] = (
     touching_windows_allowed,
     instance_settings_stored,
@@ -214,6 +289,8 @@ CORRECTIONS: tuple[Callable[[], None], ...] = (
     parameter_source_honoured,
     rule_descriptions_kept,
     managed_iam_policies,
+    current_follows_the_label,
+    rotation_waits_for_the_function,
 )
 
 

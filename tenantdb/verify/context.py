@@ -1,5 +1,6 @@
 """What the checks share: the settings, the AWS look-ups and the database
-connections, each made once and only when a check needs it.
+connections, each made once and only when a check needs it (every AWS call
+once per run: the instance, each key, each secret's metadata and value).
 
 Every look-up that fails raises; :func:`tenantdb.report.run_check` turns that
 into ERROR for the check that asked, so a failure never becomes a PASS.
@@ -16,7 +17,7 @@ from typing import Any
 import psycopg
 
 from tenantdb.database import connection as db
-from tenantdb.database.master import MasterTarget, app_address, resolve_master
+from tenantdb.database.master import ADMIN_DB, MasterTarget, app_address, resolve_master
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
@@ -38,6 +39,8 @@ class Context:
     master_dsn: str | None = None
     connections: list[Connection] = field(default_factory=list)
     _open: list[psycopg.Connection] = field(default_factory=list)
+    _keys: dict[str, str] = field(default_factory=dict)
+    _secrets: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @property
     def via_aws(self) -> bool:
@@ -46,7 +49,18 @@ class Context:
     # ----- AWS ----------------------------------------------------------------
     @cached_property
     def master(self) -> MasterTarget:
-        return resolve_master(self.settings, endpoint=self.endpoint, master_dsn=self.master_dsn)
+        """The master's target; through AWS from the instance the checks already described."""
+        if not self.via_aws:
+            return resolve_master(self.settings, master_dsn=self.master_dsn)
+        s, inst = self.settings, self.instance
+        ep = inst.get("Endpoint") or {}
+        if not ep.get("Address"):
+            raise ToolkitError(f"instance {s.instance_identifier} has no endpoint yet (status "
+                               f"{inst.get('DBInstanceStatus', '?')}); wait for it to be available")
+        host, port = app_address(s, self.endpoint, str(ep["Address"]), int(ep.get("Port") or s.port))
+        user, password = self.aws.master_credentials(inst)
+        target = db.Target(host=host, port=port, user=user, dbname=ADMIN_DB, password=password)
+        return MasterTarget(target, via_aws=True, instance=inst, aws=self.aws)
 
     @cached_property
     def aws(self) -> Any:
@@ -59,12 +73,29 @@ class Context:
         return self.aws.instance()
 
     def key_arn(self, key_id: str) -> str:
-        """The ARN of a KMS key given as alias, id or ARN."""
-        try:
-            return self.aws.kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
-        except Exception as exc:  # noqa: BLE001 - botocore errors; one line, the key named
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-            raise ToolkitError(f"kms:DescribeKey {key_id}: {code}") from None
+        """The ARN of a KMS key given as alias, id or ARN (one DescribeKey per key per run)."""
+        if key_id not in self._keys:
+            try:
+                meta = self.aws.kms.describe_key(KeyId=key_id)["KeyMetadata"]
+            except Exception as exc:  # noqa: BLE001 - botocore errors; one line, the key named
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+                raise ToolkitError(f"kms:DescribeKey {key_id}: {code}") from None
+            for name in (key_id, meta["Arn"], meta.get("KeyId")):  # the others name the same key
+                if name:
+                    self._keys[name] = meta["Arn"]
+        return self._keys[key_id]
+
+    def secret_meta(self, name: str) -> dict[str, Any]:
+        """DescribeSecret of ``name``, once per run."""
+        if ("meta", name) not in self._secrets:
+            self._secrets["meta", name] = self.aws.describe_secret(name)
+        return self._secrets["meta", name]  # type: ignore[no-any-return]  # the cache holds Any
+
+    def secret_value(self, name: str) -> dict[str, Any]:
+        """The AWSCURRENT value of ``name`` ({} when it has none yet), once per run."""
+        if ("value", name) not in self._secrets:
+            self._secrets["value", name] = self.aws.current_secret(name) or {}
+        return self._secrets["value", name]  # type: ignore[no-any-return]  # the cache holds Any
 
     @cached_property
     def rds_key_arn(self) -> str:
@@ -104,18 +135,20 @@ class Context:
         assert row is not None
         return row
 
-    @cached_property
+    @property
     def app_secret(self) -> dict[str, Any]:
         """The connection secret's value ({} when it has none yet)."""
-        name = self.settings.connection_secret_name
-        return self.aws.secret_json(name) if self.aws.secret_has_value(name) else {}
+        return self.secret_value(self.settings.connection_secret_name)
 
     def app_target(self) -> db.Target:
         """app_user's target from the connection secret (the tunnel/local endpoint replaces its host)."""
-        sec = self.app_secret
+        return self.login_target(self.settings.connection_secret_name)
+
+    def login_target(self, name: str) -> db.Target:
+        """The login a secret describes (the tunnel/local endpoint replaces its host); TLS as the master's."""
+        sec = self.secret_value(name)
         if not sec.get("password") or not sec.get("host"):
-            raise ToolkitError(f"secret {self.settings.connection_secret_name} has no host/password; "
-                               "run tenantdb bootstrap")
+            raise ToolkitError(f"secret {name} has no host/password; run tenantdb bootstrap")
         host, port = app_address(self.settings, self.endpoint, str(sec["host"]), int(sec.get("port") or 0))
         return self.master.target.with_address(host, port).with_login(
             str(sec.get("username")), str(sec["password"])).with_db(str(sec.get("dbname")))

@@ -1,0 +1,262 @@
+"""docs/connecting.md, each form run against the session's local environment: `tenantdb local
+env` (no password in its output, psql and psycopg after eval, npx cdktf against the emulator),
+SQLAlchemy with the tenant set per transaction, and PgBouncer in transaction pooling with
+auth_query, through a rotation."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tenantdb.aws import Aws
+from tenantdb.local.emulator import free_port
+from tests import client_forms
+from tests import rotation_function as fn
+from tests.test_rotation_protocol import aws, net  # noqa: F401 - the module's fixtures
+
+pytestmark = pytest.mark.slow  # the session's local environment (tests/fixtures_local.py)
+
+PGBOUNCER = "/usr/sbin/pgbouncer"
+
+
+def test_local_env_prints_the_exports_and_no_password(aws: Aws, local_cli, local_settings) -> None:
+    s = local_settings
+    passwords = [aws.secret_json(n)["password"] for n in (s.connection_secret_name, s.migrator_secret_name)]
+    for role, user in (("app", s.app_role), ("migrator", s.migrator_role)):
+        run = local_cli("local", "env", "--role", role)
+        assert run.returncode == 0, run.stderr
+        assert not any(p in run.stdout + run.stderr for p in passwords)
+        exported = {line.split("=", 1)[0].removeprefix("export ") for line in run.stdout.splitlines()
+                    if line.startswith("export ")}
+        assert {"PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSSLMODE", "PGSSLROOTCERT", "PGPASSWORD",
+                "DATABASE_URL", "TENANTDB_SETTINGS", "TF_CLI_CONFIG_FILE", "CHECKPOINT_DISABLE",
+                "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
+                "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"} <= exported
+        assert f"export PGUSER={user}" in run.stdout and "export PGSSLMODE=verify-full" in run.stdout
+        assert client_forms.psql_with_local_env(local_cli.overlay, role) == (user, True)
+        assert client_forms.psycopg_with_database_url(local_cli.overlay, role) == (user, True)
+
+
+def test_local_env_password_refuses_a_terminal(local_cli) -> None:
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run([*client_forms.CLI.split(), "--settings", str(local_cli.overlay), "local", "env",
+                               "--password"], stdout=follower, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 2
+    assert "refusing to print a password to a terminal" in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+def test_npx_cdktf_diff_works_with_the_local_env(local_cli, local_settings, tmp_path: Path) -> None:
+    """The exports are all `npx cdktf diff` needs against the emulator: it finds nothing to change."""
+    out = client_forms.local_env_shell(
+        local_cli.overlay, "app",
+        f"npx cdktf diff {local_settings.stack_id} --skip-provider-lock --output {tmp_path / 'cdktf.out'} 2>&1")
+    assert "No changes" in out, out[-3000:]
+
+
+def _tenants(local_cli) -> dict[str, str]:
+    run = local_cli("tenant", "list", "--env", "local", "--format", "json")
+    assert run.returncode == 0, run.stderr
+    return {t["slug"]: t["tenant_id"] for t in json.loads(run.stdout)}
+
+
+def test_sqlalchemy_sets_the_tenant_per_transaction(aws: Aws, net: fn.Network, local_cli,
+                                                    local_settings) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    s = local_settings
+    tenants = _tenants(local_cli)
+    secret = aws.secret_json(s.connection_secret_name)
+    url = make_url(secret["uri"]).set(drivername="postgresql+psycopg", password=secret["password"])
+    engine = create_engine(url, connect_args={"hostaddr": net.host, "port": net.port}, pool_size=1, max_overflow=0)
+    try:
+        for slug in s.sample_tenants:
+            with engine.begin() as conn:
+                conn.execute(text("SELECT tenancy.set_tenant(:t)"), {"t": tenants[slug]})
+                mine = conn.execute(text(f"SELECT count(*) FROM tenant_{slug}.projects")).scalar_one()  # noqa: S608 - SQLAlchemy text() takes a string; the slugs are settings-validated sample tenants
+                other = next(o for o in s.sample_tenants if o != slug)
+                theirs = conn.execute(text(f"SELECT count(*) FROM tenant_{other}.projects")).scalar_one()  # noqa: S608 - SQLAlchemy text() takes a string; the slugs are settings-validated sample tenants
+            assert (mine, theirs) == (1, 0), slug
+        with engine.begin() as conn:  # the same pooled connection, no tenant set: nothing (fail closed)
+            assert conn.execute(text("SELECT tenancy.current_tenant_id()")).scalar_one() is None
+            assert conn.execute(text(f"SELECT count(*) FROM tenant_{s.sample_tenants[0]}.projects")).scalar_one() == 0  # noqa: S608 - SQLAlchemy text() takes a string; the slugs are settings-validated sample tenants
+    finally:
+        engine.dispose()
+
+
+# ----- PgBouncer in transaction pooling, auth_query ------------------------------------------------
+
+GET_AUTH = """
+CREATE SCHEMA pgbouncer AUTHORIZATION postgres;
+CREATE FUNCTION pgbouncer.get_auth(p_usename text) RETURNS TABLE(usename name, passwd text)
+  LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT rolname, rolpassword FROM pg_authid WHERE rolname = p_usename AND rolcanlogin $$;
+REVOKE ALL ON SCHEMA pgbouncer FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgbouncer.get_auth(text) FROM PUBLIC;
+"""
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _own(path: Path) -> None:
+    if os.geteuid() == 0:
+        shutil.chown(path, "postgres", "postgres")
+
+
+def _tls_pair(directory: Path) -> tuple[Path, Path]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pgbouncer")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    crt, pem = directory / "bouncer.crt", directory / "bouncer.key"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    os.chmod(pem, 0o600)
+    return crt, pem
+
+
+@pytest.fixture
+def pgbouncer(net: fn.Network, local_settings) -> Iterator[int]:
+    """A PgBouncer 1.18 on a free loopback port in front of the local cluster: transaction pooling,
+    auth_query through a SECURITY DEFINER function (made by the cluster's superuser), TLS both ways."""
+    if not Path(PGBOUNCER).exists():
+        pytest.fail(f"{PGBOUNCER} missing: run scripts/setup (it installs Debian's pgbouncer)")
+    from tenantdb.local.pipeline import POSTGRES
+    from tenantdb.local.postgres import Cluster
+    from tenantdb.local.state import state_dir
+
+    s = local_settings
+    cluster = Cluster(state_dir(s.local_state_dir) / POSTGRES, net.port, host=net.host)
+    auth_password = secrets.token_urlsafe(24)
+    with cluster.superuser_connect(s.db_name) as conn:
+        conn.execute(sql.SQL("CREATE ROLE pgbouncer_auth LOGIN PASSWORD {}").format(sql.Literal(auth_password)))
+        conn.execute(GET_AUTH)
+        conn.execute("GRANT USAGE ON SCHEMA pgbouncer TO pgbouncer_auth; "
+                     "GRANT EXECUTE ON FUNCTION pgbouncer.get_auth(text) TO pgbouncer_auth")
+    base = Path(tempfile.mkdtemp(prefix="tenantdb-pgbouncer-", dir="/tmp"))
+    os.chmod(base, 0o700)
+    _own(base)
+    port = free_port()
+    crt, key = _tls_pair(base)
+    (base / "userlist.txt").write_text(f'"pgbouncer_auth" "{auth_password}"\n')
+    (base / "pgbouncer.ini").write_text(f"""[databases]
+{s.db_name} = host={net.host} port={net.port} dbname={s.db_name} auth_user=pgbouncer_auth
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+pool_mode = transaction
+default_pool_size = 1
+auth_type = scram-sha-256
+auth_user = pgbouncer_auth
+auth_query = SELECT usename, passwd FROM pgbouncer.get_auth($1)
+auth_file = {base / 'userlist.txt'}
+server_tls_sslmode = verify-full
+server_tls_ca_file = {net.ca_file}
+client_tls_sslmode = require
+client_tls_cert_file = {crt}
+client_tls_key_file = {key}
+server_reset_query = DISCARD ALL
+server_reset_query_always = 1
+logfile = {base / 'pgbouncer.log'}
+pidfile = {base / 'pgbouncer.pid'}
+""")  # noqa: S608 - a pgbouncer.ini, not SQL
+    for path in base.iterdir():
+        os.chmod(path, 0o600)
+        _own(path)
+    proc = subprocess.Popen(_as_postgres([PGBOUNCER, str(base / "pgbouncer.ini")]), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not _listening(port):
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "pgbouncer did not listen"
+            time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(base, ignore_errors=True)  # its auth_file held pgbouncer_auth's password
+        with cluster.superuser_connect(s.db_name) as conn:
+            conn.execute("DROP SCHEMA pgbouncer CASCADE")
+            conn.execute("DROP ROLE pgbouncer_auth")
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _through(port: int, s, password: str, **kw) -> psycopg.Connection:
+    return psycopg.connect(host="127.0.0.1", port=port, dbname=s.db_name, user=s.app_role, password=password,
+                           sslmode="require", prepare_threshold=None, connect_timeout=10, **kw)
+
+
+def test_pgbouncer_transaction_pooling_through_a_rotation(pgbouncer: int, aws: Aws, net: fn.Network,
+                                                          local_cli, local_settings) -> None:
+    s = local_settings
+    tenants = _tenants(local_cli)
+    slug = s.sample_tenants[0]
+    old = aws.secret_json(s.connection_secret_name)["password"]
+    a, b = _through(pgbouncer, s, old), _through(pgbouncer, s, old)
+    try:
+        assert a.pgconn.ssl_in_use and b.pgconn.ssl_in_use  # client -> PgBouncer over TLS
+        for conn in (a, b) * 4:  # one server connection shared: no prepared statement may collide
+            with conn.transaction():
+                assert conn.execute(client_forms.WHO).fetchone() == (s.app_role, True)  # PgBouncer -> server TLS
+        with a.transaction():
+            a.execute("SELECT tenancy.set_tenant(%s)", (tenants[slug],))
+            assert a.execute(sql.SQL("SELECT count(*) FROM {}.projects").format(
+                sql.Identifier(f"tenant_{slug}"))).fetchone() == (1,)
+        with b.transaction():  # the next transaction on the same server connection: no tenant
+            assert b.execute("SELECT tenancy.current_tenant_id()").fetchone() == (None,)
+        a.autocommit = True
+        a.execute("SET application_name = 'leaks'")  # a plain SET, its own transaction: session state left behind
+        with b.transaction():  # server_reset_query_always: it did not follow the server connection
+            assert b.execute("SELECT current_setting('application_name')").fetchone() != ("leaks",)
+    finally:
+        a.close()
+        b.close()
+
+    fn.rotate(aws.secrets, s.connection_secret_name, net)  # AWS's single-user rotation, no reload of PgBouncer
+    new = aws.secret_json(s.connection_secret_name)["password"]
+    with _through(pgbouncer, s, new) as conn:
+        assert conn.execute(client_forms.WHO).fetchone() == (s.app_role, True)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed|SASL authentication failed"):
+        _through(pgbouncer, s, old).close()
+    ac9 = json.loads(local_cli("verify", "--env", "local", "--format", "json").stdout)["checks"]
+    assert next(c for c in ac9 if c["id"] == "AC9")["status"] == "PASS"
