@@ -2,7 +2,10 @@
 
 Exit codes: 0 success, 1 a check failed or the world said no at run time,
 2 bad input (usage, settings, slugs, DSNs). Errors are one line on stderr, no
-traceback unless ``--debug``.
+traceback unless ``--debug``. ``--version`` prints the toolkit's version and
+the report schema's. Options shared by commands (``--env`` with its
+``$TENANTDB_ENV`` default, ``--output FILE``, the master DSN) are resolved
+in :mod:`tenantdb.commands._options`.
 
 Command names, options and output formats are a contract other tools use.
 Each command is a module of :mod:`tenantdb.commands` with the same interface
@@ -17,7 +20,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from tenantdb import report
 from tenantdb import settings as settings_mod
+from tenantdb.commands import _options
 from tenantdb.errors import ToolkitError, UsageError
 
 COMMANDS: dict[str, str] = {
@@ -28,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "plan": "tenantdb.commands.plan",
     "local": "tenantdb.commands.local",
     "tenant": "tenantdb.commands.tenant",
+    "migrate": "tenantdb.commands.migrate",
 }
 """Command name -> the module that implements it."""
 
@@ -44,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--settings", metavar="FILE",
                    help=f"TOML overlay of settings, one table per environment (or ${settings_mod.SETTINGS_ENV_VAR})")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--version", action="version",
+                   version=f"tenantdb {report.toolkit_version()} (report schema {report.SCHEMA_VERSION})")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, module in COMMANDS.items():
         mod = importlib.import_module(module)
@@ -55,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         args = build_parser().parse_args(argv)
+        _options.resolve(args)
         return importlib.import_module(COMMANDS[args.command]).run(args)
     except (UsageError, settings_mod.SettingsError) as exc:
         if debug:
@@ -69,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tenantdb: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback, unless --debug
+    except Exception as exc:
         if debug:
             raise
         first = (str(exc).strip().splitlines() or [""])[0]

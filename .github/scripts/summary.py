@@ -3,9 +3,11 @@
     python .github/scripts/summary.py TITLE FILE...
 
 Each FILE is a tenantdb report: JSON (``--format json``, every check with its
-expected/actual/detail) or JUnit XML (``--format junit``, failing checks with
-their message). Standard library only, so it runs wherever Python 3 does. A
-file that is missing or unreadable is shown as such, never as a pass.
+expected/actual/detail; one object for one environment or several, each check
+naming its environment, tenantdb/report.py; the older list of objects is read
+too) or JUnit XML (``--format junit``, failing checks with their message).
+Standard library only, so it runs wherever Python 3 does. A file that is
+missing or unreadable is shown as such, never as a pass.
 """
 
 from __future__ import annotations
@@ -24,14 +26,26 @@ def _cell(text: object) -> str:
 
 def _table(rows: list[tuple[str, str, str, str]]) -> list[str]:
     out = ["| status | check | result | detail |", "|---|---|---|---|"]
-    out += [f"| {_ICON.get(st, '')} {st} | {_cell(name)} | {_cell(res)} | {_cell(det)} |" for st, name, res, det in rows]
+    out += [f"| {_ICON.get(st, '')} {st} | {_cell(name)} | {_cell(res)} | {_cell(det)} |"
+            for st, name, res, det in rows]
     return out
+
+
+def _per_environment(data: object) -> list[dict]:
+    """The report's parts, one per environment, each with stage, environment, summary and checks."""
+    if isinstance(data, list):  # schema 1 with several environments: a list of reports
+        return data
+    if "environments" not in data:  # schema 1, one environment
+        return [data]
+    return [{"stage": data["stage"], "environment": e["environment"], "summary": e["summary"],
+             "checks": [c for c in data["checks"] if c["environment"] == e["environment"]]}
+            for e in data["environments"]]
 
 
 def from_json(text: str) -> list[str]:
     data = json.loads(text)
     out: list[str] = []
-    for report in data if isinstance(data, list) else [data]:
+    for report in _per_environment(data):
         s = report["summary"]
         out.append(f"**{report['stage']} · {report['environment']}**: {s['pass']} passed, {s['fail']} failed, "
                    f"{s['error']} errors, {s['skip']} skipped")
@@ -39,6 +53,8 @@ def from_json(text: str) -> list[str]:
         out += _table([(c["status"], f"{c['id']} {c['title']}", c.get("actual", ""), c.get("detail", ""))
                        for c in report["checks"]])
         out.append("")
+    if isinstance(data, dict) and "toolkit_version" in data:
+        out += [f"<sub>tenantdb {data['toolkit_version']}, report schema {data['schema_version']}</sub>", ""]
     return out
 
 

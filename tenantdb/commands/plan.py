@@ -16,12 +16,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-replace", action="append", default=[], metavar="ADDRESS",
                    help="let the plan replace or destroy this resource address (repeatable)")
     o.fmt_arg(p, o.FORMATS_REPORT)
+    o.output_arg(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from tenantdb import report
     from tenantdb.infra import plan
     s = o.load_settings(args, args.env)
-    rep = plan.run(s, out=args.out, allow_replace=args.allow_replace, overlay=args.settings)
-    o.write(report.render([rep], args.format))
+    with o.progress(f"plan {args.env}: synth, terraform init, plan, guard"):
+        rep = plan.run(s, out=args.out, allow_replace=args.allow_replace, overlay=args.settings)
+    o.write(report.render([rep], args.format), args.output)
     return rep.exit_code

@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tenantdb.infra import synth
-    for path in synth.synth(with_access=args.with_access, overlay=args.settings):
+    with o.progress("synth (cdktf): every stack"):
+        paths = synth.synth(with_access=args.with_access, overlay=args.settings)
+    for path in paths:
         print(path)
     return 0
