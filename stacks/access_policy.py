@@ -1,4 +1,5 @@
-"""The IAM policy that lets application pods (IRSA) read only the connection secret (task 6.4).
+"""The IAM policy that lets application pods (IRSA) read only the connection secret (task 6.4)
+and the signed tenant context's key secret.
 
 kms:Decrypt on the secrets key is allowed only when Secrets Manager makes the
 call (``kms:ViaService``), so the policy cannot decrypt anything else.
@@ -21,6 +22,8 @@ class SecretReadPolicyProps:
     secret_arn: str
     kms_key_arn: str
     account: Account
+    context_key_secret_arn: str | None = None
+    """The signed tenant context's key secret: the application mints tokens with it."""
 
 
 class SecretReadPolicy(Construct):
@@ -28,6 +31,8 @@ class SecretReadPolicy(Construct):
         super().__init__(scope, id_)
         doc = document(self, "connection_read", [
             Statement(sid="ReadConnectionSecret", actions=READ_ACTIONS, resources=[props.secret_arn]),
+            *([Statement(sid="ReadContextKeySecret", actions=READ_ACTIONS, resources=[props.context_key_secret_arn])]
+              if props.context_key_secret_arn else []),
             Statement(sid="DecryptThroughSecretsManager", actions=["kms:Decrypt"], resources=[props.kms_key_arn],
                       conditions=[("StringEquals", "kms:ViaService", [props.account.service("secretsmanager")])]),
         ])

@@ -35,3 +35,13 @@ class Secret(Construct):
     @property
     def arn(self) -> str:
         return self.secret.arn
+
+
+def context_key_props(name: str, kms_key_arn: str, recovery_window_days: int) -> SecretProps:
+    """The signed tenant context's signing key ring (docs/tenant-context.md), created only with
+    ``tenant_context = "signed"``: empty here like the others; `tenantdb bootstrap` generates,
+    writes and rotates it (tenantdb.database.context_key)."""
+    return SecretProps(logical_name="context_key", name=name, kms_key_arn=kms_key_arn,
+                       description="signing keys of the signed tenant context; filled and rotated by "
+                                   "`tenantdb bootstrap`",
+                       recovery_window_days=recovery_window_days)
