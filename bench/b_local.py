@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from bench.measure import Figure, run_process
+from tenantdb.infra.terraform import QUIET_NODE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 _STAGE = re.compile(r"^\s+ok (.+) \(([0-9.]+) s\)")
@@ -33,8 +34,8 @@ def _overlay(directory: Path) -> Path:
     return path
 
 
-def _cli(overlay: Path, *args: str):  # noqa: ANN202
-    env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
+def _cli(overlay: Path, *args: str):
+    env = {**os.environ, **QUIET_NODE_ENV}
     return run_process([sys.executable, "-m", "tenantdb.cli", "--settings", str(overlay), "local", *args],
                        env=env, cwd=str(ROOT), timeout=1200)
 
@@ -57,7 +58,7 @@ def aws_calls(overlay: Path) -> tuple[int, dict[str, int], bool]:
     calls: dict[str, int] = {}
     real = BaseClient._make_api_call
 
-    def counted(self, operation_name, api_params):  # noqa: ANN001, ANN202
+    def counted(self, operation_name, api_params):
         key = f"{self.meta.service_model.service_name}:{operation_name}"
         calls[key] = calls.get(key, 0) + 1
         return real(self, operation_name, api_params)

@@ -12,7 +12,8 @@ BEGIN = "<!-- bench:begin (written by bench/run; edit outside these markers) -->
 END = "<!-- bench:end -->"
 
 GROUPS = (("synth", "1. Synth"), ("bootstrap", "2. Bootstrap"), ("verify", "3. Verify"),
-          ("tenants", "4. Tenant scale"), ("rls", "5. RLS overhead"), ("local", "6. The local pipeline"))
+          ("tenants", "4. Tenant scale"), ("rls", "5. RLS overhead"), ("local", "6. The local pipeline"),
+          ("migrate", "7. Tenant migrations"))
 
 
 def _fmt(v: Any) -> str:
@@ -32,6 +33,8 @@ def table(figures: list[Figure], with_notes: bool = False) -> str:
     for f in figures:
         unit = f" {f.unit}" if f.figure is not None and f.unit not in ("x", "bool") else ""
         floor_unit = f" {f.unit}" if f.floor is not None and f.unit not in ("x", "bool") else ""
+        if f.floor_kind == "bound":
+            floor_unit += " (lower bound, not measured)"
         row = (f"| {f.name} | {_fmt(f.figure)}{unit} | {_fmt(f.floor)}{floor_unit} | {_fmt(f.ratio)} | "
                f"{_fmt(f.goal)} | {_fmt(f.met) if f.goal else 'no goal'} |")
         if with_notes:
@@ -46,10 +49,11 @@ def block(figures: list[Figure], meta: dict[str, Any], plot: Path) -> str:
     runs = meta["runs"]
     machines = sorted({r["machine"] for r in runs.values()})
     out = [BEGIN, "", "## Measured: bench/run", "", f"Machine: {'; '.join(machines)}. The machine is shared "
-           "with other work; the load average (1/5/15 min) at the start and end of each benchmark:", "",
-           "| benchmark | date | load at start | load at end | minutes |", "|---|---|---|---|---|"]
-    out += [f"| {name} | {r['date']} | {r['load_before']} | {r['load_after']} | {r['minutes']} |"
-            for name, r in runs.items()]
+           "with other work; the commit measured (git rev-parse HEAD; \"dirty\": with uncommitted changes) and "
+           "the load average (1/5/15 min) at the start and end of each benchmark:", "",
+           "| benchmark | date | commit | load at start | load at end | minutes |", "|---|---|---|---|---|---|"]
+    out += [f"| {name} | {r['date']} | {r.get('commit', 'not recorded')} | {r['load_before']} | {r['load_after']} | "
+            f"{r['minutes']} |" for name, r in runs.items()]
     out += ["", f"### Summary: {met} of {len(goals)} goals met", "",
            table(goals), ""]
     for prefix, title in GROUPS:
@@ -77,13 +81,14 @@ def merge(results: Path, chosen: list[str], figures: list[Figure], meta: dict[st
     runs = {k: v for k, v in old["runs"].items() if k not in chosen}
     for name in chosen:
         before, after = meta.get("loads", {}).get(name, [meta["load_before"], meta["load_after"]])
-        runs[name] = {"date": meta["date"], "machine": meta["machine"], "load_before": before, "load_after": after,
+        runs[name] = {"date": meta["date"], "machine": meta["machine"], "commit": meta.get("commit", ""),
+                      "load_before": before, "load_after": after,
                       "minutes": round(meta["timings"].get(name, 0) / 60, 1)}
     kept = [Figure(**{k: v for k, v in f.items()}) for f in old["figures"] if f.get("bench") not in chosen]
     for f in figures:
         f.bench = _bench_of(f.name, chosen)
     allf = kept + figures
-    order = {name: i for i, name in enumerate(("synth", "bootstrap", "tenants", "rls", "local"))}
+    order = {name: i for i, name in enumerate(("synth", "bootstrap", "tenants", "rls", "migrate", "local"))}
     allf.sort(key=lambda f: order.get(f.bench, 9))
     results.write_text(json.dumps({"runs": runs, "figures": [f.to_json() | {"bench": f.bench} for f in allf]},
                                   indent=1) + "\n")

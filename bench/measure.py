@@ -1,9 +1,13 @@
 """What every benchmark shares: the Figure record, repeats (median and spread), the
-peak memory of a process tree, and a description of the machine and its load.
+peak memory of a process tree, a confidence interval for paired ratios, and
+what the figures were measured on (the commit, the machine and its load).
 
-A figure is always reported beside its floor, measured in the same run and
-interleaved with it (figure, floor, figure, floor, ...), so a noisy shared
-machine slows both alike and the ratio stays meaningful.
+A measured floor is taken in the same run, interleaved with the figure
+(figure, floor, figure, floor, ...), so a noisy shared machine slows both
+alike. A floor that is a constant (one round trip) is a lower bound, labelled
+``floor_kind = "bound"``. A ratio is given only where it means something: for
+a goal stated relative to the floor, or for information beside a measured
+floor; never for an absolute goal.
 """
 
 from __future__ import annotations
@@ -33,15 +37,28 @@ class Figure:
     note: str = ""
     ratio: float | None = field(default=None)
     bench: str = ""
+    floor_kind: str | None = None
+    """"measured" (in this run, interleaved), "bound" (a constant lower bound) or None (no floor)."""
+    commit: str = ""
+    load: str = ""
+    """The load average (1/5/15 min) at the start and the end of the benchmark that measured it."""
 
     def __post_init__(self) -> None:
-        if self.ratio is None and self.figure is not None and self.floor:
+        if self.floor is not None and self.floor_kind is None:
+            self.floor_kind = "measured"
+        if (self.ratio is None and self.figure is not None and self.floor and self.floor_kind == "measured"
+                and (self.goal is None or relative(self.goal))):
             self.ratio = round(self.figure / self.floor, 3)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        return {k: d[k] for k in ("name", "figure", "floor", "ratio", "goal", "met", "unit", "spread", "runs",
-                                  "note")}
+        return {k: d[k] for k in ("name", "figure", "floor", "floor_kind", "ratio", "goal", "met", "unit", "spread",
+                                  "runs", "note", "commit", "load")}
+
+
+def relative(goal: str) -> bool:
+    """A goal stated against the floor or a baseline (``<= 1.1x floor``), not an absolute one."""
+    return "floor" in goal or "baseline" in goal
 
 
 def skipped(name: str, unit: str, goal: str | None, why: str) -> Figure:
@@ -61,6 +78,25 @@ class Samples:
         if len(self.values) < 2:
             return "1 run"
         return f"{min(self.values):.{digits}f}-{max(self.values):.{digits}f} ({len(self.values)} runs)"
+
+
+def ratio_ci(pairs: Sequence[tuple[float, float]]) -> tuple[float, float, float]:
+    """(mean ratio a/b, low, high): a 95% confidence interval over paired runs (Student's t)."""
+    ratios = [a / b for a, b in pairs]
+    mean = statistics.fmean(ratios)
+    if len(ratios) < 2:
+        return mean, float("nan"), float("nan")
+    half = _t95(len(ratios) - 1) * statistics.stdev(ratios) / len(ratios) ** 0.5
+    return mean, mean - half, mean + half
+
+
+_T95 = ((1, 12.71), (2, 4.30), (3, 3.18), (4, 2.78), (5, 2.57), (6, 2.45), (7, 2.36), (8, 2.31), (9, 2.26),
+        (10, 2.23), (12, 2.18), (15, 2.13), (20, 2.09), (30, 2.04), (60, 2.00))
+
+
+def _t95(df: int) -> float:
+    """Student's t, two-sided 95%, for ``df`` degrees of freedom (the next tabulated df down: conservative)."""
+    return next((t for d, t in reversed(_T95) if d <= df), 12.71) if df < 120 else 1.96
 
 
 def interleave(repeats: int, *fns: Callable[[], float]) -> list[Samples]:
@@ -142,6 +178,21 @@ def run_process(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: s
 
 
 # ----- the machine ----------------------------------------------------------------
+
+def commit() -> str:
+    """``git rev-parse HEAD``, plus " dirty" when the working tree has changes."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True, timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=normal"], cwd=root,
+                               capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git failed)"
+    return f"{head} dirty" if dirty else head
+
 
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()

@@ -66,7 +66,8 @@ class Canvas:
             return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
         header = struct.pack(">IIBBBBB", self.w, self.h, 8, 2, 0, 0, 0)
-        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9))
+                + chunk(b"IEND", b""))
 
 
 def _label(v: float) -> str:
@@ -94,8 +95,8 @@ def _panel(c: Canvas, x0: int, width: int, xs: Sequence[float], ys: Sequence[flo
         px, _ = at(x, 0)
         c.line(px, bottom, px, bottom + 4, BLACK)
         c.text(px - 8, bottom + 8, _label(x))
-    points = [at(x, y) for x, y in zip(xs, ys)]
-    for (a, b), (d, e) in zip(points, points[1:]):
+    points = [at(x, y) for x, y in zip(xs, ys, strict=True)]
+    for (a, b), (d, e) in zip(points, points[1:], strict=False):
         c.line(a, b, d, e, rgb, width=3)
     for a, b in points:
         for dx in range(-3, 4):

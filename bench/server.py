@@ -2,39 +2,31 @@
 tenantdb.local.postgres: TLS only, a master without SUPERUSER) in /tmp, on a
 free loopback port, destroyed at the end. Nothing of anyone else's is touched.
 
-Round trips are counted on the server, not guessed on the client: the
-master's sessions are logged (``log_statement = all`` for the master role
-only, and only inside :meth:`BenchServer.counting`), and :meth:`BenchServer.round_trips` counts the log
-lines one application_name produced. A simple-protocol query string (a whole
-file sent at once) is one line, an extended-protocol execute one line, and
-psycopg's own BEGIN/COMMIT one line each: one line per query round trip.
+Round trips are counted on the wire, not guessed (bench.wire): every
+toolkit connection of a counted run goes through a TLS-terminating proxy in
+front of the cluster (:meth:`BenchServer.wire_settings`,
+:meth:`BenchServer.wire_dsn`), which counts each time a client waits for the
+server, per application_name; a pipeline or a multi-statement string is one
+round trip, as it is on the network. Timed runs connect to the cluster
+directly (the proxy adds latency).
 """
 
 from __future__ import annotations
 
-import os
-import re
 import secrets
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
+from bench.wire import Count, WireCounter
 from tenantdb import settings as settings_mod
 from tenantdb.local.postgres import SUPERUSER, Cluster, free_port
 
 ENV = "dev"
-_LINE = re.compile(r"^\S+ \S+ \S+ \[(\d+)\] ([^:]*): (LOG|ERROR|FATAL):  (.*)$")
-
-
-@dataclass(frozen=True)
-class RoundTrips:
-    queries: int
-    connections: int
+TOOLKIT_APPS = "tenantdb"
+"""The toolkit's connections all name themselves tenantdb-<command>; the benchmark's own do not."""
 
 
 class BenchServer:
@@ -60,9 +52,12 @@ class BenchServer:
             su.execute("ALTER SYSTEM SET log_line_prefix = '%m [%p] %a: '")
             su.execute("SELECT pg_reload_conf()")
         c.create_database(s.db_name, s.master_username)
+        self.wire = WireCounter(c.host, c.port, c.data_dir / "server.crt", c.data_dir / "server.key").start()
         return self
 
     def close(self) -> None:
+        if getattr(self, "wire", None):
+            self.wire.close()
         self.cluster.destroy()
 
     def __enter__(self) -> BenchServer:
@@ -104,39 +99,18 @@ class BenchServer:
             su.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
         return password
 
-    # ----- round trips from the server's log ----------------------------------------
-    @contextmanager
-    def counting(self) -> Iterator[int]:
-        """Log every statement of the master's new sessions while inside; yields the log offset.
+    # ----- round trips on the wire -----------------------------------------------------
+    def wire_settings(self) -> settings_mod.Settings:
+        """The settings, with the database endpoint at the counting proxy."""
+        return self.settings.model_copy(update={"db_endpoint": f"{self.wire.host}:{self.wire.port}"})
 
-        Only while counting: verify's AC6-LIVE (rightly) fails while log_statement is not as declared.
-        """
-        role = sql.Identifier(self.settings.master_username)
-        with self.superuser() as su:
-            su.execute(sql.SQL("ALTER ROLE {} SET log_statement = 'all'").format(role))
-        try:
-            yield self.log_mark()
-        finally:
-            with self.superuser() as su:
-                su.execute(sql.SQL("ALTER ROLE {} RESET log_statement").format(role))
+    def wire_dsn(self, dbname: str = "postgres") -> str:
+        c = self.cluster
+        return self.master_dsn(dbname).replace(f"port={c.port}", f"port={self.wire.port}")
 
-    def log_mark(self) -> int:
-        try:
-            return os.path.getsize(self.cluster.log_file)
-        except OSError:
-            return 0
+    def mark(self) -> object:
+        return self.wire.mark()
 
-    def round_trips(self, since: int, application_name: str) -> RoundTrips:
-        """Query round trips and connections of ``application_name`` logged after ``since``."""
-        with open(self.cluster.log_file, encoding="utf-8", errors="replace") as fh:
-            fh.seek(since)
-            text = fh.read()
-        queries, pids = 0, set()
-        for line in text.splitlines():
-            m = _LINE.match(line)
-            if not m or m[2] != application_name or m[3] != "LOG":
-                continue
-            if m[4].startswith(("statement: ", "execute ")):
-                queries += 1
-                pids.add(m[1])  # one backend per connection
-        return RoundTrips(queries, len(pids))
+    def round_trips(self, since: object, prefix: str = TOOLKIT_APPS) -> Count:
+        """Query round trips, connections and statements of the toolkit's connections since ``since``."""
+        return self.wire.count(since, prefix)  # type: ignore[arg-type]  # since is what mark() returned

@@ -36,11 +36,11 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tenantdb import settings as settings_mod  # noqa: E402
-from tenantdb.database import bootstrap
-from tenantdb.database import tenants
-from tenantdb.local.postgres import SUPERUSER, Cluster, free_port  # noqa: E402
-from tenantdb.verify import posture  # noqa: E402
+from tenantdb import settings as settings_mod  # noqa: E402 - after the sys.path line that finds the package
+from tenantdb.database import bootstrap  # noqa: E402 - after the sys.path line
+from tenantdb.database import tenants  # noqa: E402 - after the sys.path line
+from tenantdb.local.postgres import SUPERUSER, Cluster, free_port  # noqa: E402 - after the sys.path line
+from tenantdb.verify import posture  # noqa: E402 - after the sys.path line that finds the package
 
 CATALOG_SIZE = """
 SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c
@@ -129,7 +129,8 @@ def main() -> int:
         out["memory"] = memory
         if len(memory) >= 2:
             last, first = memory[-1], memory[0]
-            out["cache_bytes_per_table"] = round((last["cache_bytes"] - first["cache_bytes"]) / max(1, last["tables_touched"]))
+            out["cache_bytes_per_table"] = round(
+                (last["cache_bytes"] - first["cache_bytes"]) / max(1, last["tables_touched"]))
 
         # The posture query over everything.
         with psycopg.connect(dsn.replace("dbname=postgres", f"dbname={s.db_name}")) as conn:
