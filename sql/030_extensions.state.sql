@@ -1,2 +1,4 @@
--- 030_extensions.state.sql: the extension 030_extensions.sql installs, as one row.
-SELECT (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_stat_statements') AS pg_stat_statements;
+-- 030_extensions.state.sql: which of the wanted extensions exist, at which version, as one row.
+SELECT coalesce((SELECT pg_catalog.string_agg(extname || ' ' || extversion, ', ' ORDER BY extname)
+                   FROM pg_catalog.pg_extension
+                  WHERE extname = ANY ({extensions}::text[])), 'none') AS extensions;

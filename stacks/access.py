@@ -1,4 +1,4 @@
-"""The access stack ``<project>-access-<env>``: roles and grants as Terraform resources (issue 8).
+"""The access stack ``<project>-access-<env>``: roles and grants as Terraform resources (docs/access.md).
 
 Rendered from the same role model the bootstrap renders to SQL
 (:mod:`tenantdb.database.roles`), so the two cannot disagree (tests/test_roles_equivalence.py).
@@ -73,7 +73,7 @@ class AccessStack(TerraformStack):
                 ), f"{r.name}_default_{d.object_type}_{d.schema or 'all'}")
 
         _grant(self, s, "public", "public", roles.PUBLIC_ON_SCHEMA_PUBLIC, {})
-        for ext in roles.EXTENSIONS:
+        for ext in s.extensions:  # what sql/030_extensions.sql creates
             named(PgExtension(self, f"extension-{ext}", name=ext, database=s.db_name), ext)
 
         TerraformOutput(self, "roles", value=[created[r.name].name for r in model.roles],

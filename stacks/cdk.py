@@ -1,6 +1,6 @@
 """The one place that imports cdktf and its AWS and PostgreSQL provider bindings.
 
-cdktf is archived (TOOLCHAIN.md); its community continuation, CDK Terrain,
+cdktf is archived by HashiCorp; its community continuation, CDK Terrain,
 ships the same classes under ``cdktn`` / ``cdktn_provider_aws``. Every other
 module in stacks/ imports from here, so a move touches only this file.
 
@@ -10,16 +10,19 @@ loads whole), so only main.py and the synth tests import stacks/.
 
 from cdktf import (  # noqa: F401 - re-exported
     App,
+    Aspects,
+    IAspect,
     Fn,
     LocalBackend,
     S3Backend,
     S3BackendEndpointConfig,
     TerraformElement,
     TerraformOutput,
+    TerraformResource,
     TerraformStack,
     Testing,
 )
-from constructs import Construct  # noqa: F401
+from constructs import Construct, IConstruct  # noqa: F401
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup  # noqa: F401
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity  # noqa: F401
 from cdktf_cdktf_provider_aws.data_aws_db_instance import DataAwsDbInstance  # noqa: F401
@@ -60,7 +63,7 @@ from cdktf_cdktf_provider_aws.vpc import Vpc  # noqa: F401
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule  # noqa: F401
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule  # noqa: F401
 
-# The access stack (issue 8): cyrilgdn/postgresql 1.26.0 bindings, prefixed Pg where the name is generic.
+# The access stack (docs/access.md): cyrilgdn/postgresql 1.26.0 bindings, prefixed Pg where the name is generic.
 from cdktf_cdktf_provider_postgresql.default_privileges import DefaultPrivileges as PgDefaultPrivileges  # noqa: F401
 from cdktf_cdktf_provider_postgresql.extension import Extension as PgExtension  # noqa: F401
 from cdktf_cdktf_provider_postgresql.grant import Grant as PgGrant  # noqa: F401

@@ -15,9 +15,10 @@ from stacks.logs import LogGroups, LogGroupsProps
 from stacks.monitoring import MonitoringRole, MonitoringRoleProps
 from stacks.network import NetworkLookup, NetworkLookupProps
 from stacks.parameter_group import ParameterGroup, ParameterGroupProps
+from stacks.protection import protect
 from stacks.provider import ProviderProps, add_backend, add_provider
 from stacks.rotation import RotationProps, SecretRotation
-from stacks.secrets import Secret, SecretProps
+from stacks.secrets import Secret, SecretProps, context_key_props
 from tenantdb.settings import Settings
 
 # Output names are a contract (bootstrap, verifier, runbook read them).
@@ -32,6 +33,9 @@ class DatabaseStack(TerraformStack):
         s = settings
         add_provider(self, ProviderProps(s, s.stack_id))
         add_backend(self, ProviderProps(s, s.stack_id))
+        # Once for the whole stack (an aspect, applied at synth): every instance, key, secret and
+        # parameter group any construct below adds gets lifecycle.prevent_destroy (prod by default).
+        protect(self, s.prevent_destroy)
         acct = Account(self, "account", region=s.region)
 
         rds_key = Key(self, "rds-key", KeyProps(
@@ -98,7 +102,10 @@ class DatabaseStack(TerraformStack):
             description=f"{s.migrator_role} connection JSON for {s.db_name}; filled by `tenantdb bootstrap`",
             recovery_window_days=s.secret_recovery_window_days,
         ))
-        # issue 6: both application secrets rotate through AWS's single-user function; the master
+        context_key = Secret(self, "context-key-secret", context_key_props(  # signed tenant context only
+            s.context_key_secret_name, secrets_key.arn, s.secret_recovery_window_days)
+        ) if s.tenant_context == "signed" else None
+        # Story 0.4 task 6.3: both application secrets rotate through AWS's single-user function; the master
         # secret keeps RDS's own managed rotation (manage_master_user_password).
         SecretRotation(self, "rotation", RotationProps(
             function_name=s.rotation_function_name,
@@ -116,7 +123,8 @@ class DatabaseStack(TerraformStack):
             left_out=tuple(s.emulator_left_out),
         ))
         irsa = SecretReadPolicy(self, "irsa", SecretReadPolicyProps(
-            policy_name=s.irsa_policy_name, secret_arn=connection.arn, kms_key_arn=secrets_key.arn, account=acct))
+            policy_name=s.irsa_policy_name, secret_arn=connection.arn, kms_key_arn=secrets_key.arn, account=acct,
+            context_key_secret_arn=context_key.arn if context_key else None))
 
         for name, value, what in (
             ("endpoint_address", db.db.address, "instance DNS name"),

@@ -48,7 +48,7 @@ def add_provider(scope: Construct, props: ProviderProps) -> AwsProvider:
             skip_credentials_validation=True,
             # The account id is requested (the emulator's STS answers): without it the provider reads
             # a security group rule's same-account group reference as "<account>/sg-..." and every
-            # plan drifts (issue 6: the rotation function's rules).
+            # plan drifts (the rotation function's security group rules).
             skip_metadata_api_check="true",
             s3_use_path_style=True,
         )

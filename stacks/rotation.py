@@ -1,4 +1,4 @@
-"""Secret rotation through AWS's own PostgreSQL single-user rotation function (issue 6, task 6.3).
+"""Secret rotation through AWS's own PostgreSQL single-user rotation function (Story 0.4 task 6.3).
 
 The function comes from the Serverless Application Repository
 (``SecretsManagerRDSPostgreSQLRotationSingleUser``, version pinned in the

@@ -101,6 +101,16 @@ engine major; ``extensions`` must name only these. @see AWS "Extensions supporte
 PostgreSQL 15" (Amazon RDS for PostgreSQL release notes, extension versions)."""
 
 
+STATEFUL_RESOURCE_TYPES: dict[str, str] = {
+    "aws_db_instance": "the database and every byte in it",
+    "aws_kms_key": "the key and every ciphertext made with it (storage, snapshots, secrets)",
+    "aws_secretsmanager_secret": "the secret and the credentials the application reads from it",
+    "aws_db_parameter_group": "the parameter group; the instance reboots to take a new one",
+}
+"""Resource type -> what destroying it loses: the one list that `tenantdb plan`'s guard refuses to replace
+or destroy and that ``prevent_destroy`` protects in the stacks. @see docs/runbook.md (deliberate replacement)."""
+
+
 class SettingsError(ValueError):
     """A settings value is invalid; ``str()`` is the one-line message."""
 

@@ -101,8 +101,9 @@ def local_cli(local_overlay: Path) -> Iterator[LocalCli]:
     cli = LocalCli(local_overlay)
     yield cli
     if not os.environ.get(REUSE_VAR):
+        # local down stops whatever is still running at the end of the session
         if cli("local", "down").returncode == 0:  # else keep the state: it names what still runs
-            shutil.rmtree(local_overlay.parent, ignore_errors=True)  # the overlay and the lock file  # whatever is still running at the end of the session
+            shutil.rmtree(local_overlay.parent, ignore_errors=True)  # the overlay and the lock file
 
 
 @pytest.fixture(scope="session")

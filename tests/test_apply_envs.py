@@ -37,7 +37,7 @@ pytestmark = pytest.mark.slow
 
 ENVS = ("dev", "staging", "prod")
 AWS_SIDE = {spec.id for spec in verify.CHECKS if spec.needs_aws}
-# issue 6: what the emulator cannot host (settings.EMULATOR_UNSUPPORTED) is left out; these checks SKIP
+# What the emulator cannot host (settings.EMULATOR_UNSUPPORTED) is left out; these checks SKIP
 # there with the reason, and only there.
 EMULATOR_SKIPS = {"SEC-ROTATION-APP", "SEC-ROTATION-MASTER"}
 
@@ -131,3 +131,24 @@ def test_prod_differs_where_the_story_says(applied_env) -> None:
     assert [seen[e]["MultiAZ"] for e in ENVS] == [False, False, True]
     assert [seen[e]["DeletionProtection"] for e in ENVS] == [False, False, True]
     assert seen["prod"]["DBInstanceClass"] == "db.r5.large" != seen["dev"]["DBInstanceClass"]
+
+
+def test_terraform_refuses_to_destroy_prods_stateful_resources(applied_env) -> None:
+    """prevent_destroy, as the real Terraform reads it: a destroy plan of prod stops (on the instance,
+    which goes first, and any other protected resource it reaches) before anything changes; dev,
+    without it, plans the destroy (nothing is applied)."""
+    import re
+
+    from tenantdb.infra.plan_guard import GUARDED_TYPES
+
+    prod = applied_env("prod")
+    refused = apply.plan(prod.settings, prod.deployed.stacks[prod.settings.stack_id], extra=["-destroy"])
+    text = refused.stdout + refused.stderr
+    assert refused.returncode == 1, text[-3000:]
+    assert "Error: Instance cannot be destroyed" in text
+    named = set(re.findall(r"Resource (\S+) has lifecycle.prevent_destroy set", text))
+    print(f"\nprod: terraform plan -destroy refused on {sorted(named)}", file=sys.stderr)
+    assert "aws_db_instance.db" in named and all(a.split(".")[0] in GUARDED_TYPES for a in named), named
+    dev = applied_env("dev")
+    planned = apply.plan(dev.settings, dev.deployed.stacks[dev.settings.stack_id], extra=["-destroy"])
+    assert planned.returncode == apply.CHANGES, (planned.stdout + planned.stderr)[-3000:]

@@ -10,7 +10,6 @@ cold up, warm up (converges), status, the lock, down.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading

@@ -8,6 +8,9 @@ table does so on purpose (it is the specification the settings must carry).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from tenantdb.infra import check
 from tenantdb.infra import terraform
 
 ENVS = settings_mod.ENVIRONMENTS
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _settings(env: str) -> settings_mod.Settings:
@@ -112,7 +116,7 @@ def test_provider_endpoints_only_for_the_emulator(env: str, stack_json: dict) ->
         assert set(endpoints.values()) == {s.aws_endpoint_url}
         assert {"rds", "kms", "iam", "secretsmanager", "ssm", "sts", "logs", "ec2"} <= set(endpoints)
         assert aws["skip_credentials_validation"] is True
-        # issue 6: the account id is requested (same-account security group references read back plainly).
+        # The account id is requested (same-account security group references read back plainly).
         assert "skip_requesting_account_id" not in aws
     else:
         assert "endpoints" not in aws and "skip_credentials_validation" not in aws
@@ -242,7 +246,7 @@ def test_network_comes_from_ssm_not_ids(env: str, stack_json: dict, cdktf_testin
     assert '"sg-' not in raw and '"subnet-' not in raw and '"vpc-' not in raw
     for rtype in ("aws_vpc", "aws_subnet", "aws_db_subnet_group"):
         assert rtype not in doc["resource"], f"the database stack must not own {rtype}"
-    # Its only security group is the rotation function's (issue 6); the RDS group is looked up.
+    # Its only security group is the rotation function's (Story 0.4 task 6.3); the RDS group is looked up.
     assert list(doc["resource"]["aws_security_group"]) == ["rotation"]
 
 
@@ -262,7 +266,7 @@ def test_network_standin(stack_json: dict) -> None:
     subnets = list(r["aws_subnet"].values())
     assert len({sn["availability_zone"] for sn in subnets}) == 2
     (sg,) = r["aws_security_group"].values()
-    # A rule resource, not inline rules: the database stack adds the rotation function's rule (issue 6).
+    # A rule resource, not inline rules: the database stack adds the rotation function's rule.
     assert "ingress" not in sg and "egress" not in sg
     (rule,) = r["aws_vpc_security_group_ingress_rule"].values()
     assert (rule["from_port"], rule["to_port"], rule["ip_protocol"]) == (s.port, s.port, "tcp")
@@ -302,3 +306,73 @@ def test_terraform_validate(stack: str, synth_out: dict[str, Path]) -> None:
     result = json.loads(val.stdout)
     assert val.ok and result["valid"] is True, result["diagnostics"]
     assert result["error_count"] == 0
+
+
+# ----- prevent_destroy and extensions (settings.prevent_destroy, settings.extensions) -----
+
+def _protected(doc: dict) -> set[str]:
+    return {f"{rtype}.{name}" for rtype, bodies in doc["resource"].items() for name, body in bodies.items()
+            if (body.get("lifecycle") or {}).get("prevent_destroy") is True}
+
+
+def _ctx(s: settings_mod.Settings, doc: dict, tmp_path: Path) -> Any:
+    from tenantdb.infra.check.context import Ctx, baseline
+    from tenantdb.infra.check.reader import Stack
+
+    return Ctx(s, baseline(s), Stack(tmp_path, doc))
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_prevent_destroy_on_every_stateful_resource_of_prod_only(env: str, stack_json: dict) -> None:
+    doc = _db(stack_json, env)[1]
+    stateful = {f"aws_db_instance.{n}" for n in doc["resource"]["aws_db_instance"]} | \
+        {f"aws_kms_key.{n}" for n in doc["resource"]["aws_kms_key"]} | \
+        {f"aws_secretsmanager_secret.{n}" for n in doc["resource"]["aws_secretsmanager_secret"]} | \
+        {f"aws_db_parameter_group.{n}" for n in doc["resource"]["aws_db_parameter_group"]}
+    assert {"aws_db_instance.db", "aws_kms_key.rds", "aws_kms_key.secrets", "aws_db_parameter_group.postgres",
+            "aws_secretsmanager_secret.connection", "aws_secretsmanager_secret.migrator"} <= stateful
+    assert _protected(doc) == (stateful if env == "prod" else set())
+
+
+def test_prevent_destroy_is_a_setting_and_check_holds_prod_to_it(synth_in_process: Any, tmp_path: Path) -> None:
+    from tenantdb.infra.check import protection
+
+    overlay = tmp_path / "protect.toml"
+    overlay.write_text("[dev]\nprevent_destroy = true\n[prod]\nprevent_destroy = false\n")
+    dev, prod = settings_mod.load("dev", overlay), settings_mod.load("prod", overlay)
+    docs = synth_in_process([dev, prod])
+    assert "aws_db_instance.db" in _protected(docs[dev.stack_id]) and _protected(docs[prod.stack_id]) == set()
+    assert protection.prevent_destroy(_ctx(dev, docs[dev.stack_id], tmp_path)).status.name == "PASS"
+    off = protection.prevent_destroy(_ctx(prod, docs[prod.stack_id], tmp_path))
+    assert off.status.name == "FAIL" and "aws_db_instance.db" in off.actual and "prod must keep" in off.detail
+    # The stock prod stack passes; an unprotected one where none is wanted passes too.
+    stock = settings_mod.load("prod", None)
+    assert protection.prevent_destroy(_ctx(stock, synth_in_process([stock])[stock.stack_id], tmp_path)) \
+        .status.name == "PASS"
+
+
+def test_extensions_rds_offers_pass_check_even_where_the_stand_in_lacks_them(stack_json: dict,
+                                                                             tmp_path: Path) -> None:
+    from tenantdb.infra.check import protection
+
+    doc = _db(stack_json, "dev")[1]
+    readme = settings_mod.load("dev", None, extensions=("uuid-ossp", "pgcrypto", "citext", "btree_gist", "vector"))
+    ok = protection.extensions(_ctx(readme, doc, tmp_path))
+    assert ok.status.name == "PASS" and "vector" in ok.expected
+    # pg_cron works on RDS only once its library is preloaded: the stock parameter group does not.
+    cron = settings_mod.load("dev", None, extensions=("pg_stat_statements", "pg_cron"))
+    bad = protection.extensions(_ctx(cron, doc, tmp_path))
+    assert bad.status.name == "FAIL" and "pg_cron: needs shared_preload_libraries" in bad.actual
+
+
+@pytest.mark.parametrize("name", ["pgvector", "timescaledb"])
+def test_an_extension_rds_does_not_offer_is_refused_in_one_line(name: str, tmp_path: Path) -> None:
+    """The cdktf app (main.py, what `cdktf deploy` runs) and `tenantdb check` both refuse it: exit 2, one line."""
+    overlay = tmp_path / "ext.toml"
+    overlay.write_text(f'[staging]\nextensions = ["uuid-ossp", "{name}"]\n')
+    env = {**os.environ, "TENANTDB_SETTINGS": str(overlay)}
+    for argv in ([sys.executable, "main.py"], [sys.executable, "-m", "tenantdb.cli", "check", "--env", "staging"]):
+        run = subprocess.run(argv, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, env=env)
+        assert run.returncode == 2, (argv, run.stdout, run.stderr)
+        lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and "staging: extensions=" in lines[0] and repr(name) in lines[0], run.stderr

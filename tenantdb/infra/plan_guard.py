@@ -24,14 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from tenantdb.report import Check, errored, failed, passed
+from tenantdb.settings import STATEFUL_RESOURCE_TYPES
 
-GUARDED_TYPES: Mapping[str, str] = {
-    "aws_db_instance": "the database and every byte in it",
-    "aws_kms_key": "the key and every ciphertext made with it (storage, snapshots, secrets)",
-    "aws_secretsmanager_secret": "the secret and the credentials the application reads from it",
-    "aws_db_parameter_group": "the parameter group; the instance reboots to take a new one",
-}
-"""Resource type -> what destroying it loses. Replacing or destroying one needs --allow-replace."""
+GUARDED_TYPES: Mapping[str, str] = STATEFUL_RESOURCE_TYPES
+"""Resource type -> what destroying it loses (the settings' one list, which the stacks' prevent_destroy
+also reads). Replacing or destroying one needs --allow-replace."""
 
 REBOOT_METHOD = "pending-reboot"
 

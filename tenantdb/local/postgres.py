@@ -16,15 +16,14 @@ What it emulates, and how honestly:
   cluster's Unix socket with ``trust`` (:meth:`Cluster.superuser_conninfo`),
   for test set-up and for simulating "someone else" (a superuser granting
   BYPASSRLS). Nothing else may use the socket, as nothing reaches RDS but TCP.
-- **pg_stat_statements**: RDS lets its master user ``CREATE EXTENSION
-  pg_stat_statements`` (rds_superuser plus RDS's extension allow-list); a
-  vanilla CREATEDB/CREATEROLE role cannot (the extension is not trusted).
-  The cluster, playing rdsadmin, creates the extension in ``template1`` when
-  it is initialised, so every database created afterwards (by the bootstrap
-  too) already has it, and the bootstrap's ``CREATE EXTENSION IF NOT EXISTS``
-  is a no-op here. The difference that remains: the extension is owned by the
-  superuser here, by the master user on RDS. A database created from
-  ``template0`` would lack it and the bootstrap would fail on it, loudly.
+- **Extensions** (:meth:`Cluster.offer_extensions`): RDS's master may create
+  any extension of its allow-list; a vanilla CREATEDB/CREATEROLE role only the
+  *trusted* ones (uuid-ossp, pgcrypto, citext, btree_gist). The cluster,
+  playing rdsadmin, creates the untrusted ones settings.extensions names
+  (pg_stat_statements) and hands their objects to the master, who owns them on
+  RDS; the bootstrap creates the rest, as on RDS. One this machine lacks
+  (pgvector: not in the Debian archive it reaches) is named with
+  :func:`why_not_offered` by the bootstrap and verify (SKIP, never PASS).
 - **Parameters** (:meth:`Cluster.apply_parameters`): the parameter group's
   values in RDS units, written to an included configuration file; RDS-only
   names (``rds.*``) are not PostgreSQL settings: ``rds.force_ssl`` maps to
@@ -52,11 +51,31 @@ from pathlib import Path
 
 import psycopg
 
+from tenantdb.database.extensions import why_not_offered
+
 SUPERUSER = "postgres"
 """The cluster's bootstrap superuser (initdb -U): the stand-in for RDS's rdsadmin."""
 
 _PARAMS_FILE = "tenantdb_parameters.conf"
 _RDS_FORMULA = re.compile(r"^\{DBInstanceClassMemory(?:\*(\d+))?(?:/(\d+))?\}$")
+
+
+_HAND_OVER = """
+DO $stand_in$
+DECLARE obj record;
+BEGIN
+  FOR obj IN SELECT d.classid, d.objid FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+              WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = ANY({names})
+                AND d.classid IN ('pg_class'::regclass, 'pg_proc'::regclass) LOOP
+    IF obj.classid = 'pg_class'::regclass THEN
+      EXECUTE format('ALTER TABLE %s OWNER TO %I', obj.objid::regclass, {owner});
+    ELSE
+      EXECUTE format('ALTER ROUTINE %s OWNER TO %I', obj.objid::regprocedure, {owner});
+    END IF;
+  END LOOP;
+END
+$stand_in$"""
+"""The master gets the objects of the extensions made for it (RDS's master owns what it creates)."""
 
 
 class ClusterError(RuntimeError):
@@ -226,7 +245,7 @@ class Cluster:
 
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                 x509.IPAddress(ipaddress.ip_address("::1"))]
         cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
@@ -331,6 +350,28 @@ class Cluster:
     def _prepare_template1(self) -> None:
         with self.superuser_connect("template1") as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+    def offer_extensions(self, names: tuple[str, ...], dbname: str, owner: str | None = None) -> dict[str, str]:
+        """Play RDS's extension allow-list: create the untrusted ones of ``names`` the server has in
+        ``template1`` and (when it exists) ``dbname``, where their objects then belong to ``owner``
+        (the master, who creates them on RDS). Returns name -> why for those the server lacks."""
+        from psycopg import sql
+
+        with self.superuser_connect() as conn:
+            rows = dict(conn.execute(
+                "SELECT a.name, v.trusted FROM pg_available_extensions a JOIN pg_available_extension_versions v"
+                " ON v.name = a.name AND v.version = a.default_version WHERE a.name = ANY(%s)",
+                (list(names),)).fetchall())
+            databases = ["template1"] + [dbname] * bool(conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone())
+        untrusted = [n for n in names if rows.get(n) is False]
+        for db in databases:
+            with self.superuser_connect(db) as conn:
+                for name in untrusted:
+                    conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} CASCADE").format(sql.Identifier(name)))
+                if owner and db == dbname and untrusted:
+                    conn.execute(sql.SQL(_HAND_OVER).format(owner=sql.Literal(owner), names=sql.Literal(untrusted)))
+        return {name: why_not_offered(name) for name in names if name not in rows}
 
     def ensure_master_role(self, name: str, password: str) -> None:
         """Create or converge the master role with the powers RDS gives its master user.

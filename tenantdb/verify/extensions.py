@@ -1,0 +1,44 @@
+"""EXTENSIONS live: every extension settings.extensions names exists in db_name.
+
+On RDS a missing one FAILs (the bootstrap creates them all; the master user may).
+Where the database is the local stand-in (AWS is an emulator) and the server does
+not offer one at all (pgvector is not packaged on this machine), that one is
+reported apart, as EXTENSIONS-STANDIN: a SKIP that names it and says why, never a
+PASS, so `verify --fail-on-skip` still refuses it.
+"""
+
+from __future__ import annotations
+
+from tenantdb.database import extensions as ext
+from tenantdb.report import Check, failed, passed, skipped
+from tenantdb.verify.context import Context
+
+ID, STANDIN_ID = "EXTENSIONS", "EXTENSIONS-STANDIN"
+
+
+def extensions(ctx: Context) -> list[Check]:
+    from tenantdb import checks
+
+    s = ctx.settings
+    conn = ctx.master_db
+    try:
+        have = ext.installed(conn, s.extensions)
+        offered = {n for (n,) in conn.execute(
+            "SELECT name FROM pg_catalog.pg_available_extensions WHERE name = ANY(%s)", (list(s.extensions),))}
+    finally:
+        conn.rollback()
+    lacking = {n: why for n, why in ext.missing_on_standin(s, have).items() if n not in offered}
+    problems = [f"{n} not installed in {s.db_name}: " + ("run tenantdb bootstrap" if n in offered else
+                "the server does not offer it (pg_available_extensions)")
+                for n in s.extensions if n not in have and n not in lacking]
+    expected = ", ".join(n for n in s.extensions if n not in lacking) or "none"
+    shown = ", ".join(f"{n} {have[n]}" for n in s.extensions if n in have) or "none"
+    title = checks.get(ID).title
+    out = [failed(ID, title, expected, shown, "; ".join(problems)) if problems else
+           passed(ID, title, expected, shown, f"not on the local stand-in: {', '.join(lacking)} ({STANDIN_ID})"
+                  if lacking else "")]
+    if lacking:
+        out.append(skipped(STANDIN_ID, checks.get(STANDIN_ID).title,
+                           "; ".join(f"{n}: {why}" for n, why in lacking.items())
+                           + "; on RDS the bootstrap creates it and EXTENSIONS proves it", expected=", ".join(lacking)))
+    return out
