@@ -8,7 +8,7 @@ Importing any of the bindings costs 10-14 s and ~0.6 GB (the jsii assembly
 loads whole), so only main.py and the synth tests import stacks/.
 """
 
-from cdktf import (  # noqa: F401 - re-exported
+from cdktf import (
     App,
     Aspects,
     IAspect,
@@ -22,55 +22,116 @@ from cdktf import (  # noqa: F401 - re-exported
     TerraformStack,
     Testing,
 )
-from constructs import Construct, IConstruct  # noqa: F401
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup  # noqa: F401
-from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity  # noqa: F401
-from cdktf_cdktf_provider_aws.data_aws_db_instance import DataAwsDbInstance  # noqa: F401
-from cdktf_cdktf_provider_aws.data_aws_db_subnet_group import DataAwsDbSubnetGroup  # noqa: F401
-from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (  # noqa: F401
+from constructs import Construct, IConstruct
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_db_instance import DataAwsDbInstance
+from cdktf_cdktf_provider_aws.data_aws_db_subnet_group import DataAwsDbSubnetGroup
+from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
     DataAwsIamPolicyDocument,
     DataAwsIamPolicyDocumentStatement,
     DataAwsIamPolicyDocumentStatementCondition,
     DataAwsIamPolicyDocumentStatementPrincipals,
 )
-from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition  # noqa: F401
-from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter  # noqa: F401
-from cdktf_cdktf_provider_aws.db_instance import DbInstance  # noqa: F401
-from cdktf_cdktf_provider_aws.db_parameter_group import DbParameterGroup, DbParameterGroupParameter  # noqa: F401
-from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup  # noqa: F401
-from cdktf_cdktf_provider_aws.iam_policy import IamPolicy  # noqa: F401
-from cdktf_cdktf_provider_aws.iam_role import IamRole  # noqa: F401
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment  # noqa: F401
-from cdktf_cdktf_provider_aws.kms_alias import KmsAlias  # noqa: F401
-from cdktf_cdktf_provider_aws.kms_key import KmsKey  # noqa: F401
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints  # noqa: F401
-from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret  # noqa: F401
-from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (  # noqa: F401
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
+from cdktf_cdktf_provider_aws.db_instance import DbInstance
+from cdktf_cdktf_provider_aws.db_parameter_group import DbParameterGroup, DbParameterGroupParameter
+from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
+from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
+from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
+from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import (
     SecretsmanagerSecretRotation,
     SecretsmanagerSecretRotationRotationRules,
 )
-from cdktf_cdktf_provider_aws.security_group import (  # noqa: F401
+from cdktf_cdktf_provider_aws.security_group import (
     SecurityGroup,
     SecurityGroupEgress,
     SecurityGroupIngress,
 )
-from cdktf_cdktf_provider_aws.serverlessapplicationrepository_cloudformation_stack import (  # noqa: F401
+from cdktf_cdktf_provider_aws.serverlessapplicationrepository_cloudformation_stack import (
     ServerlessapplicationrepositoryCloudformationStack,
 )
-from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter  # noqa: F401
-from cdktf_cdktf_provider_aws.subnet import Subnet  # noqa: F401
-from cdktf_cdktf_provider_aws.vpc import Vpc  # noqa: F401
-from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule  # noqa: F401
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule  # noqa: F401
+from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
+from cdktf_cdktf_provider_aws.subnet import Subnet
+from cdktf_cdktf_provider_aws.vpc import Vpc
+from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
+from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 
 # The access stack (docs/access.md): cyrilgdn/postgresql 1.26.0 bindings, prefixed Pg where the name is generic.
-from cdktf_cdktf_provider_postgresql.default_privileges import DefaultPrivileges as PgDefaultPrivileges  # noqa: F401
-from cdktf_cdktf_provider_postgresql.extension import Extension as PgExtension  # noqa: F401
-from cdktf_cdktf_provider_postgresql.grant import Grant as PgGrant  # noqa: F401
-from cdktf_cdktf_provider_postgresql.grant_role import GrantRole as PgGrantRole  # noqa: F401
-from cdktf_cdktf_provider_postgresql.provider import PostgresqlProvider  # noqa: F401
-from cdktf_cdktf_provider_postgresql.role import Role as PgRole  # noqa: F401
-from cdktf_cdktf_provider_postgresql.schema import Schema as PgSchema  # noqa: F401
+from cdktf_cdktf_provider_postgresql.default_privileges import DefaultPrivileges as PgDefaultPrivileges
+from cdktf_cdktf_provider_postgresql.extension import Extension as PgExtension
+from cdktf_cdktf_provider_postgresql.grant import Grant as PgGrant
+from cdktf_cdktf_provider_postgresql.grant_role import GrantRole as PgGrantRole
+from cdktf_cdktf_provider_postgresql.provider import PostgresqlProvider
+from cdktf_cdktf_provider_postgresql.role import Role as PgRole
+from cdktf_cdktf_provider_postgresql.schema import Schema as PgSchema
+
+
+# Re-exported: every construct class the stacks use comes from here.
+__all__ = [
+    "App",
+    "Aspects",
+    "AwsProvider",
+    "AwsProviderDefaultTags",
+    "AwsProviderEndpoints",
+    "CloudwatchLogGroup",
+    "Construct",
+    "DataAwsCallerIdentity",
+    "DataAwsDbInstance",
+    "DataAwsDbSubnetGroup",
+    "DataAwsIamPolicyDocument",
+    "DataAwsIamPolicyDocumentStatement",
+    "DataAwsIamPolicyDocumentStatementCondition",
+    "DataAwsIamPolicyDocumentStatementPrincipals",
+    "DataAwsPartition",
+    "DataAwsSsmParameter",
+    "DbInstance",
+    "DbParameterGroup",
+    "DbParameterGroupParameter",
+    "DbSubnetGroup",
+    "Fn",
+    "IAspect",
+    "IConstruct",
+    "IamPolicy",
+    "IamRole",
+    "IamRolePolicyAttachment",
+    "KmsAlias",
+    "KmsKey",
+    "LocalBackend",
+    "PgDefaultPrivileges",
+    "PgExtension",
+    "PgGrant",
+    "PgGrantRole",
+    "PgRole",
+    "PgSchema",
+    "PostgresqlProvider",
+    "S3Backend",
+    "S3BackendEndpointConfig",
+    "SecretsmanagerSecret",
+    "SecretsmanagerSecretRotation",
+    "SecretsmanagerSecretRotationRotationRules",
+    "SecurityGroup",
+    "SecurityGroupEgress",
+    "SecurityGroupIngress",
+    "ServerlessapplicationrepositoryCloudformationStack",
+    "SsmParameter",
+    "Subnet",
+    "TerraformElement",
+    "TerraformOutput",
+    "TerraformResource",
+    "TerraformStack",
+    "Testing",
+    "Vpc",
+    "VpcSecurityGroupEgressRule",
+    "VpcSecurityGroupIngressRule",
+    "named",
+]
 
 
 def named(element: TerraformElement, logical_id: str) -> TerraformElement:
