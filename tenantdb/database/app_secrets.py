@@ -26,6 +26,7 @@ from psycopg import sql
 
 from tenantdb.aws import pending_version
 from tenantdb.database import connection as db
+from tenantdb.database import sqlfiles
 from tenantdb.database.master import MasterTarget, app_address
 from tenantdb.database.scram import scram_sha256_verifier
 from tenantdb.errors import ToolkitError
@@ -146,8 +147,8 @@ def password_step(conn: psycopg.Connection, s: Settings, mt: MasterTarget, endpo
 
 def set_password(conn: psycopg.Connection, password: str, role: str) -> None:
     with conn.transaction():
-        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-            sql.Identifier(role), sql.Literal(scram_sha256_verifier(password))))
+        conn.execute(sqlfiles.named("session/set_password", {
+            "role": sql.Identifier(role), "verifier": sql.Literal(scram_sha256_verifier(password))}))
 
 
 def can_log_in(s: Settings, mt: MasterTarget, endpoint: str | None, password: str, role: str) -> bool:

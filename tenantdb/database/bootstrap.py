@@ -243,17 +243,17 @@ def _guard(name: str, fn: Any) -> Step:
 
 
 def _lock(admin: psycopg.Connection) -> None:
-    got = admin.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+    got = admin.execute(sqlfiles.named("bootstrap/lock_try"), (LOCK_KEY,)).fetchone()
     if got and got[0]:
         return
     print("tenantdb: another bootstrap is running on this server; waiting for it to finish", file=sys.stderr)
-    admin.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(LOCK_WAIT)))
+    admin.execute(sqlfiles.named("bootstrap/lock_timeout", {"lock_wait": sql.Literal(LOCK_WAIT)}))
     try:
-        admin.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        admin.execute(sqlfiles.named("bootstrap/lock_wait"), (LOCK_KEY,))
     except psycopg.errors.LockNotAvailable:
         raise ToolkitError(f"another bootstrap held the lock for more than {LOCK_WAIT}; "
                            "check pg_stat_activity for application_name tenantdb-bootstrap") from None
-    admin.execute("RESET lock_timeout")
+    admin.execute(sqlfiles.named("bootstrap/lock_timeout_reset"))
 
 
 # Settings fields that name database objects: {field} is the quoted identifier, {field_name} the literal.
@@ -290,7 +290,7 @@ def _database_step(admin: psycopg.Connection, s: Settings, exists: bool) -> Step
     if exists:
         return Step("database", False, f"{s.db_name} exists")
     try:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(s.db_name)))
+        admin.execute(sqlfiles.named("bootstrap/create_database", {"db_name": sql.Identifier(s.db_name)}))
     except psycopg.errors.DuplicateDatabase:
         return Step("database", False, f"{s.db_name} exists")
     except psycopg.Error as exc:
@@ -353,12 +353,12 @@ def _superuser_checks(conn: psycopg.Connection, s: Settings, found: batch.Probe)
                            "drop the role and rerun the bootstrap to recreate it; nothing was changed")
     if not bad:
         return {"tenancy-roles": sql.SQL(";\n").join(fixes)} if fixes else {}
-    fix = sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(s.app_role),
-                                             sql.SQL(" ").join(sql.SQL("NO" + a) for a in bad))
+    fix = sqlfiles.named("bootstrap/strip_app_role", {
+        "app_role": sql.Identifier(s.app_role), "attributes": sql.SQL(" ").join(sql.SQL("NO" + a) for a in bad)})
     if found.master_is_superuser:
         return {"roles": fix, **({"tenancy-roles": sql.SQL(";\n").join(fixes)} if fixes else {})}
     raise ToolkitError(
         f"{s.app_role} has {', '.join(bad)}, which only a superuser can remove (PostgreSQL 15); "
-        f"a superuser must run: {fix.as_string(conn)}; where no superuser exists (RDS), reassign and drop "
+        f"a superuser must run: {sqlfiles.one_line(fix, conn)}; where no superuser exists (RDS), reassign and drop "
         f"{s.app_role}'s objects, DROP ROLE {sql.Identifier(s.app_role).as_string(conn)}, and rerun the "
         "bootstrap to recreate it; nothing was changed on the role")

@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 
+from tenantdb.database import sqlfiles
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
@@ -160,8 +161,7 @@ def connect(target: Target, settings: Settings, *, autocommit: bool = False,
 
 def tls_info(conn: psycopg.Connection) -> tuple[bool, str]:
     """(TLS in use, "TLSv1.3 TLS_AES_256_GCM_SHA384") for this session, as the server sees it."""
-    row = conn.execute("SELECT ssl, coalesce(version, ''), coalesce(cipher, '') FROM pg_stat_ssl "
-                       "WHERE pid = pg_backend_pid()").fetchone()
+    row = conn.execute(sqlfiles.named("session/tls")).fetchone()
     if row is None:
         return False, "no pg_stat_ssl row for this session"
     return bool(row[0]), f"{row[1]} {row[2]}".strip()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from tenantdb.database import sqlfiles
 from tenantdb.settings import Settings
 
 
@@ -41,8 +42,7 @@ def placeholders(s: Settings) -> dict[str, sql.Composable]:
 
 def installed(conn: psycopg.Connection, names: tuple[str, ...]) -> dict[str, str]:
     """name -> version of those of ``names`` that exist in the connected database."""
-    rows = conn.execute("SELECT extname, extversion FROM pg_catalog.pg_extension WHERE extname = ANY(%s)",
-                        (list(names),)).fetchall()
+    rows = conn.execute(sqlfiles.named("extensions/installed"), (list(names),)).fetchall()
     return {name: version for name, version in rows}
 
 

@@ -9,7 +9,7 @@ SELECT returning one row that describes what the step establishes; the
 bootstrap compares it before and after the step to say whether it changed
 anything. Steps without one use ``state.sql``, a fingerprint of the catalog.
 
-Subfolders (``sql/verify/``, ``sql/tenants/``, ``sql/roles/``) hold named queries that are
+Subfolders (``sql/verify/``, ``sql/tenants/``, ``sql/verify/probe/``; one level of nesting) hold named queries that are
 not bootstrap steps: :func:`named` loads ``sql/verify/posture.sql`` as ``"verify/posture"``.
 Only ``NNN_name.sql`` at the top level is a step, in name order.
 
@@ -89,13 +89,14 @@ def load(path: Path, values: dict[str, sql.Composable]) -> sql.Composed:
     return compose(path.read_text(), values)
 
 
-_NAMED = re.compile(r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$")
+_NAMED = re.compile(r"^[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*){1,2}$")
 
 
 def named_path(name: str) -> Path:
     """``"verify/posture"`` -> ``sql/verify/posture.sql``; a name of any other shape is refused."""
     if not _NAMED.match(name):
-        raise ValueError(f"named query {name!r}: expected folder/name in lower case, e.g. verify/posture")
+        raise ValueError(f"named query {name!r}: expected folder/name or folder/sub/name in lower case, "
+                         "e.g. verify/posture")
     path = sql_dir() / f"{name}.sql"
     if not path.is_file():
         raise ToolkitError(f"the SQL file {path} is missing; reinstall tenantdb or set TENANTDB_SQL_DIR")
@@ -105,3 +106,9 @@ def named_path(name: str) -> Path:
 def named(name: str, values: dict[str, sql.Composable] | None = None) -> sql.Composed:
     """A named query from a subfolder of sql/, placeholders filled (psycopg ``%(x)s`` parameters stay)."""
     return load(named_path(name), values or {})
+
+
+def one_line(query: sql.Composable, context: object) -> str:
+    """``query`` as one line for a message (a fix to run): its ``--`` comment lines dropped."""
+    text = query.as_string(context)  # type: ignore[arg-type]
+    return " ".join(line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("--"))

@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from tenantdb.database import connection as db
-from tenantdb.database import roles
+from tenantdb.database import roles, sqlfiles
 from tenantdb.database.master import resolve_master
 from tenantdb.errors import ToolkitError, UsageError
 from tenantdb.settings import Settings
@@ -73,23 +73,14 @@ def _registry(s: Settings) -> sql.Composable:
 
 
 def _require_registry(conn: psycopg.Connection, s: Settings) -> None:
-    row = conn.execute("SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                       "WHERE n.nspname = %s AND c.relname = 'tenants')", (s.tenancy_schema,)).fetchone()
+    row = conn.execute(sqlfiles.named("tenants/registry_exists"), (s.tenancy_schema,)).fetchone()
     if not row or not row[0]:
         raise ToolkitError(f"{s.db_name} has no tenant registry ({s.tenancy_schema}.tenants); "
                            f"run `tenantdb bootstrap --env {s.environment}` first")
 
 
-_LOOKUP = """
-SELECT t.tenant_id::text AS tenant_id, t.slug, t.schema_name, t.created_at,
-       n.oid IS NOT NULL AS schema_exists
-FROM (SELECT 1) one
-LEFT JOIN {registry} t ON t.slug = %(slug)s
-LEFT JOIN pg_namespace n ON n.nspname = %(schema)s"""
-
-
 def _lookup(conn: psycopg.Connection, s: Settings, slug: str) -> dict[str, Any]:
-    query = sql.SQL(_LOOKUP).format(registry=_registry(s))
+    query = sqlfiles.named("tenants/lookup", {"registry": _registry(s)})
     row = db.fetch_one_dict(conn, query, {"slug": slug, "schema": schema_name(s, slug)})
     assert row is not None
     return row
@@ -108,8 +99,8 @@ def create(s: Settings, slug: str, *, endpoint: str | None = None, master_dsn: s
                 if found["tenant_id"] or found["schema_exists"]:
                     raise ToolkitError(_exists_message(s, slug, schema, found))
                 conn.execute(sql.SQL(";\n").join(roles.tenant_schema_sql(s, schema)))
-                row = conn.execute(sql.SQL("INSERT INTO {} (slug, schema_name) VALUES (%s, %s) RETURNING tenant_id")
-                                   .format(_registry(s)), (slug, schema)).fetchone()
+                row = conn.execute(sqlfiles.named("tenants/register", {"registry": _registry(s)}),
+                                   (slug, schema)).fetchone()
         except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
             # Another `tenant create` of the same slug committed first; ours rolled back.
             raise ToolkitError(f"tenant {slug!r} already exists (created concurrently); nothing changed") from None
@@ -135,24 +126,13 @@ def _exists_message(s: Settings, slug: str, schema: str, found: dict[str, Any]) 
 
 # ----- list ---------------------------------------------------------------------
 
-_LIST = """
-SELECT t.tenant_id::text AS tenant_id, t.slug, t.schema_name AS schema, t.created_at,
-       count(c.oid) AS tables,
-       count(c.oid) FILTER (WHERE c.relrowsecurity AND c.relforcerowsecurity) AS isolated
-FROM {registry} t
-LEFT JOIN pg_namespace n ON n.nspname = t.schema_name
-LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
-GROUP BY t.tenant_id, t.slug, t.schema_name, t.created_at
-ORDER BY t.slug"""
-
-
 def list_tenants(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = None) -> list[dict[str, Any]]:
     """Every registered tenant with its table count and how many of those are isolated (one query)."""
     with _connect(s, endpoint, master_dsn) as conn:
         _require_registry(conn, s)
         from tenantdb.database.migrate import annotate  # revision and behind, one more query
 
-        return annotate(conn, s, db.fetch_all_dicts(conn, sql.SQL(_LIST).format(registry=_registry(s))))
+        return annotate(conn, s, db.fetch_all_dicts(conn, sqlfiles.named("tenants/list", {"registry": _registry(s)})))
 
 
 def render(rows: list[dict[str, Any]], fmt: str) -> str:
@@ -171,20 +151,6 @@ def render(rows: list[dict[str, Any]], fmt: str) -> str:
 
 # ----- drop ---------------------------------------------------------------------
 
-_CONTENTS = """
-SELECT (SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_class c
-         WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')) AS relations,
-       (SELECT array_agg(DISTINCT dep.oid::regclass::text) FROM pg_depend d
-          JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
-          JOIN pg_class dep ON dep.oid = r.ev_class
-          JOIN pg_class src ON src.oid = d.refobjid AND d.refclassid = 'pg_class'::regclass
-         WHERE src.relnamespace = n.oid AND dep.relnamespace <> n.oid) AS outside_views,
-       (SELECT array_agg(co.conrelid::regclass::text || '.' || co.conname) FROM pg_constraint co
-          JOIN pg_class src ON src.oid = co.confrelid
-         WHERE co.contype = 'f' AND src.relnamespace = n.oid AND co.connamespace <> n.oid) AS outside_keys
-FROM pg_namespace n WHERE n.nspname = %s"""
-
-
 def drop(s: Settings, slug: str, *, confirm: str | None = None, endpoint: str | None = None,
          master_dsn: str | None = None) -> int:
     """Drop the tenant's schema (and everything in it) and its registry row, once confirmed.
@@ -202,7 +168,7 @@ def drop(s: Settings, slug: str, *, confirm: str | None = None, endpoint: str | 
             found = _lookup(conn, s, slug)
             if not found["tenant_id"] and not found["schema_exists"]:
                 raise ToolkitError(f"no tenant {slug!r}: not in {s.tenancy_schema}.tenants and no schema {schema}")
-            contents = db.fetch_one_dict(conn, _CONTENTS, (schema,)) or {}
+            contents = db.fetch_one_dict(conn, sqlfiles.named("tenants/contents"), (schema,)) or {}
             what = _describe(s, schema, found, contents)
             if confirm is None:
                 raise UsageError(f"refusing to drop tenant {slug!r} without confirmation: it would drop {what}; "
@@ -211,11 +177,11 @@ def drop(s: Settings, slug: str, *, confirm: str | None = None, endpoint: str | 
             if outside:
                 raise ToolkitError(f"objects outside {schema} depend on it ({', '.join(outside)}); "
                                    "drop or change them first; nothing dropped")
-            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(DROP_LOCK_TIMEOUT)))
+            conn.execute(sqlfiles.named("tenants/drop_lock_timeout", {"lock_timeout": sql.Literal(DROP_LOCK_TIMEOUT)}))
             try:
                 if found["schema_exists"]:
-                    conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-                conn.execute(sql.SQL("DELETE FROM {} WHERE slug = %s").format(_registry(s)), (slug,))
+                    conn.execute(sqlfiles.named("tenants/drop_schema", {"schema": sql.Identifier(schema)}))
+                conn.execute(sqlfiles.named("tenants/unregister", {"registry": _registry(s)}), (slug,))
             except psycopg.errors.LockNotAvailable:
                 raise ToolkitError(f"{schema}'s tables stayed in use for {DROP_LOCK_TIMEOUT}; "
                                    "retry when the application is idle; nothing dropped") from None
@@ -273,10 +239,9 @@ def _ensure_sample_table(conn: psycopg.Connection, s: Settings, slug: str) -> No
     """One first row in the tenant's ``projects`` (made by the migrations), under its own tenant context."""
     table = sql.Identifier(schema_name(s, slug), SAMPLE_TABLE)
     with conn.transaction():
-        tenant = conn.execute(sql.SQL("SELECT tenant_id::text FROM {} WHERE slug = %s").format(_registry(s)),
+        tenant = conn.execute(sqlfiles.named("tenants/sample_tenant_id", {"registry": _registry(s)}),
                               (slug,)).fetchone()
         assert tenant is not None
-        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(s.migrator_role)))
-        conn.execute("SELECT set_config(%s, %s, true)", (s.tenant_setting, tenant[0]))
-        conn.execute(sql.SQL("INSERT INTO {} (tenant_id, name) SELECT %s, %s WHERE NOT EXISTS (SELECT FROM {})")
-                     .format(table, table), (tenant[0], f"{slug}'s first project"))
+        conn.execute(sqlfiles.named("tenants/sample_as_migrator", {"migrator": sql.Identifier(s.migrator_role)}))
+        conn.execute(sqlfiles.named("tenants/sample_context"), (s.tenant_setting, tenant[0]))
+        conn.execute(sqlfiles.named("tenants/sample_row", {"table": table}), (tenant[0], f"{slug}'s first project"))

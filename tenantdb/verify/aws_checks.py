@@ -13,6 +13,7 @@ from typing import Any
 from tenantdb.aws import SECRET_KEYS
 from tenantdb.database import app_secrets
 from tenantdb.database import connection as db
+from tenantdb.database import sqlfiles
 from tenantdb.report import Check, compare, failed, passed, skipped
 from tenantdb.verify.context import Context
 from tenantdb.verify.db_checks import ac1_server_version
@@ -159,7 +160,7 @@ def _login(ctx: Context, name: str, role: str, problems: list[str]) -> str:
         problems.append(f"the secret's password does not log in as {role}; "
                         "run tenantdb bootstrap (it sets the role's password to the secret's)")
         return "refused"
-    row = conn.execute("SELECT current_user, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid())").fetchone()
+    row = conn.execute(sqlfiles.named("session/whoami_tls")).fetchone()
     conn.rollback()
     if not row or row[0] != role:
         problems.append(f"logged in as {row[0] if row else '?'}, not {role}")

@@ -10,6 +10,7 @@ PASS, so `verify --fail-on-skip` still refuses it.
 from __future__ import annotations
 
 from tenantdb.database import extensions as ext
+from tenantdb.database import sqlfiles
 from tenantdb.report import Check, failed, passed, skipped
 from tenantdb.verify.context import Context
 
@@ -23,8 +24,7 @@ def extensions(ctx: Context) -> list[Check]:
     conn = ctx.master_db
     try:
         have = ext.installed(conn, s.extensions)
-        offered = {n for (n,) in conn.execute(
-            "SELECT name FROM pg_catalog.pg_available_extensions WHERE name = ANY(%s)", (list(s.extensions),))}
+        offered = {n for (n,) in conn.execute(sqlfiles.named("extensions/available"), (list(s.extensions),))}
     finally:
         conn.rollback()
     lacking = {n: why for n, why in ext.missing_on_standin(s, have).items() if n not in offered}

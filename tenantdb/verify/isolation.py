@@ -23,6 +23,7 @@ import psycopg
 from psycopg import sql
 
 from tenantdb.database import connection as db
+from tenantdb.database import sqlfiles
 from tenantdb.database.context_key import context_for
 from tenantdb.report import Check, failed, passed
 from tenantdb.verify.context import Context
@@ -40,7 +41,7 @@ def ac10_rls(ctx: Context) -> Check:
         found, problems = _probe(conn, ctx, how, scratch)
     finally:
         conn.rollback()
-    leftover = ctx.master_db.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (scratch,)).fetchone()
+    leftover = ctx.master_db.execute(_q("leftover"), (scratch,)).fetchone()
     ctx.master_db.rollback()
     if leftover and leftover[0]:
         problems.append(f"schema {scratch} was left behind")
@@ -63,44 +64,47 @@ def _app_session(ctx: Context) -> tuple[psycopg.Connection, str]:
     return ctx.master_db, "SET ROLE from the master"
 
 
+def _q(name: str, /, **values: sql.Composable) -> sql.Composed:
+    """One statement of the proof, sql/verify/isolation/<name>.sql."""
+    return sqlfiles.named(f"verify/isolation/{name}", values)
+
+
 def _probe(conn: psycopg.Connection, ctx: Context, how: str, scratch: str) -> tuple[list[str], list[str]]:
     s = ctx.settings
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     found: list[str] = []
     problems: list[str] = []
-    fn = sql.SQL("(SELECT {}.current_tenant_id())").format(sql.Identifier(s.tenancy_schema))
+    tenancy = sql.Identifier(s.tenancy_schema)
     setting = sql.Literal(s.tenant_setting)
     a_context = context_for(s, ctx.master_db, a)  # before the transaction: it reads the key as the master
-    set_tenant = sql.SQL("SELECT {}.set_tenant(%s)").format(sql.Identifier(s.tenancy_schema))
+    set_tenant = _q("set_tenant", tenancy=tenancy)
 
     def context(value: str) -> None:
         """Write the setting directly, as a forger would (no helper to refuse the value)."""
-        conn.execute(sql.SQL("SELECT set_config({}, %s, true)").format(setting), (value,))
+        conn.execute(_q("forge_context", setting=setting), (value,))
 
     def as_a() -> None:
         conn.execute(set_tenant, (a_context,))
 
     def visible() -> list[str]:
-        return [str(r[0]) for r in conn.execute(sql.SQL("SELECT tenant_id FROM {}").format(table)).fetchall()]
+        return [str(r[0]) for r in conn.execute(_q("visible", table=table)).fetchall()]
 
     with conn.transaction(force_rollback=True):
         if how.startswith("SET ROLE"):
-            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(s.app_role)))
-        user = conn.execute("SELECT current_user").fetchone()
+            conn.execute(_q("as_app_user", app_role=sql.Identifier(s.app_role)))
+        user = conn.execute(_q("whoami")).fetchone()
         if not user or user[0] != s.app_role:
             return found, [f"running as {user[0] if user else '?'}, not {s.app_role}"]
-        if conn.execute(sql.SQL("SELECT {} IS NULL").format(fn)).fetchone() != (True,):
+        if conn.execute(_q("no_context_yet", tenancy=tenancy)).fetchone() != (True,):
             problems.append("current_tenant_id() is not NULL before any context is set")
         table = _create_table(conn, s.app_create_on_database, scratch)
         # Rows of two tenants go in before RLS is switched on, so this session never sets a context
         # until the "no context" read below.
-        insert = sql.SQL("INSERT INTO {} (tenant_id, note) VALUES (%s, %s)").format(table)
+        insert = _q("insert", table=table)
         conn.execute(insert, (a, "a1"))
         conn.execute(insert, (a, "a2"))
         conn.execute(insert, (b, "b1"))
-        conn.execute(sql.SQL("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY; ALTER TABLE {t} FORCE ROW LEVEL SECURITY; "
-                             "CREATE POLICY tenant_isolation ON {t} USING (tenant_id = {f}) WITH CHECK "
-                             "(tenant_id = {f})").format(t=table, f=fn))
+        conn.execute(_q("enable_rls", table=table, tenancy=tenancy))
         found.append(f"RLS enabled and forced on {table.as_string(conn)}")
 
         rows = visible()
@@ -126,26 +130,23 @@ def _probe(conn: psycopg.Connection, ctx: Context, how: str, scratch: str) -> tu
 
         as_a()
         _expect_refused(conn, lambda: conn.execute(insert, (b, "forged")), "insert of B's row", found, problems)
-        for verb, stmt in (("update", "UPDATE {} SET note = 'x' WHERE tenant_id = %s"),
-                           ("delete", "DELETE FROM {} WHERE tenant_id = %s")):
-            n = conn.execute(sql.SQL(stmt).format(table), (b,)).rowcount
+        for verb, name in (("update", "update_other"), ("delete", "delete_other")):
+            n = conn.execute(_q(name, table=table), (b,)).rowcount
             (problems if n else found).append(f"{verb} of B's rows touched {n}")
-        _expect_refused(conn, lambda: conn.execute(sql.SQL("UPDATE {} SET tenant_id = %s").format(table), (b,)),
+        _expect_refused(conn, lambda: conn.execute(_q("move_rows", table=table), (b,)),
                         "moving A's rows to B", found, problems)
     return found, problems
 
 
 def _create_table(conn: psycopg.Connection, in_schema: bool, scratch: str) -> sql.Composable:
     """A scratch schema when app_user may create one (AC8's CREATE), else a temporary table."""
-    cols = sql.SQL("(id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id uuid NOT NULL, note text)")
     if in_schema:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch)))
+        conn.execute(_q("create_schema", schema=sql.Identifier(scratch)))
         table: sql.Composable = sql.Identifier(scratch, "rls_probe")
-        conn.execute(sql.SQL("CREATE TABLE {} {}").format(table, cols))
+        conn.execute(_q("create_table", table=table))
     else:
         table = sql.Identifier("pg_temp", f"{scratch}_probe")
-        conn.execute(sql.SQL("CREATE TEMPORARY TABLE {} {} ON COMMIT DROP").format(
-            sql.Identifier(f"{scratch}_probe"), cols))
+        conn.execute(_q("create_temp_table", table=sql.Identifier(f"{scratch}_probe")))
     return table
 
 

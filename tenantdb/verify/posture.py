@@ -124,7 +124,7 @@ def collect(conn: psycopg.Connection, s: Settings) -> tuple[dict[str, list[dict[
     """(findings by check id, counts) from one catalog query, in a read-only transaction."""
     conn.rollback()
     with conn.transaction():
-        conn.execute("SET TRANSACTION READ ONLY")
+        conn.execute(sqlfiles.named("verify/read_only"))
         rows = db.fetch_all_dicts(conn, query(s))
     findings: dict[str, list[dict[str, str]]] = {}
     counts: dict[str, int] = {}

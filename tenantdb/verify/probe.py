@@ -57,6 +57,11 @@ REAL_TENANTS = 20
 MALFORMED = ("not-a-uuid", "' OR '1'='1", "00000000-0000-0000-0000-00000000000g", " ")
 
 
+def _q(name: str, /, **values: sql.Composable) -> sql.Composed:
+    """One statement of the probe, sql/verify/probe/<name>.sql."""
+    return sqlfiles.named(f"verify/probe/{name}", values)
+
+
 class _Probe:
     """Collects what held (found) and what did not (problems)."""
 
@@ -113,7 +118,7 @@ def _iso_probe(ctx: Context) -> list[Check]:
         probe_pooled(conn, s, p, mint)
     finally:
         conn.rollback()
-    left = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (scratch,)).fetchone()
+    left = conn.execute(_q("leftover"), (scratch,)).fetchone()
     conn.rollback()
     p.expect(left == (0,), "nothing left behind" if left == (0,) else f"schema {scratch} left behind")
     actual = f"as {s.app_role} (SET ROLE from the master): {len(p.found)} held"
@@ -138,15 +143,12 @@ def _setup(conn: psycopg.Connection, s: Settings, scratch: str, a: str, b: str) 
     """As the master then the migrator: a tenant-like schema, a table, rows of A and B, isolation on."""
     table = sql.Identifier(scratch, "probe")
     conn.execute(sql.SQL(";\n").join(roles.tenant_schema_sql(s, scratch)))
-    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(s.migrator_role)))
-    conn.execute(sql.SQL("CREATE TABLE {} (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-                         "tenant_id uuid NOT NULL, note text)").format(table))
+    conn.execute(_q("as_migrator", migrator=sql.Identifier(s.migrator_role)))
+    conn.execute(_q("create_table", table=table))
     # Rows go in before isolation, so this session never sets a tenant context before the "unset" reads.
-    conn.execute(sql.SQL("INSERT INTO {} (tenant_id, note) VALUES (%s, 'a1'), (%s, 'a2'), (%s, 'b1')").format(table),
-                 (a, a, b))
-    conn.execute(sql.SQL("SELECT {}.enable_isolation(format('%%I.%%I', %s::text, 'probe')::regclass)").format(
-        sql.Identifier(s.tenancy_schema)), (scratch,))
-    conn.execute(sql.SQL("RESET ROLE; SET LOCAL ROLE {}").format(sql.Identifier(s.app_role)))
+    conn.execute(_q("seed_rows", table=table), (a, a, b))
+    conn.execute(_q("isolate", tenancy=sql.Identifier(s.tenancy_schema)), (scratch,))
+    conn.execute(_q("as_app_user", app_role=sql.Identifier(s.app_role)))
     return table
 
 
@@ -155,8 +157,7 @@ def probe_rows(conn: psycopg.Connection, s: Settings, scratch: str, p: _Probe,
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     with conn.transaction(force_rollback=True):
         table = _setup(conn, s, scratch, a, b)
-        who = conn.execute("SELECT current_user, current_setting(%s, true) IS NULL",
-                           (s.tenant_setting,)).fetchone()
+        who = conn.execute(_q("whoami"), (s.tenant_setting,)).fetchone()
         if who is None or who[0] != s.app_role:
             p.problems.append(f"running as {who[0] if who else '?'}, not {s.app_role}")
             return
@@ -175,20 +176,18 @@ def probe_rows(conn: psycopg.Connection, s: Settings, scratch: str, p: _Probe,
 
 def _forge(conn: psycopg.Connection, s: Settings, value: str) -> None:
     """Write the tenant setting directly, bypassing the helper, as an attacker would."""
-    conn.execute("SELECT set_config(%s, %s, true)", (s.tenant_setting, value))
+    conn.execute(_q("forge_context"), (s.tenant_setting, value))
 
 
 def _set_tenant(conn: psycopg.Connection, s: Settings, context: str) -> None:
     """As an application: the helper, the context a bound parameter."""
-    conn.execute(sql.SQL("SELECT {}.set_tenant(%s)").format(sql.Identifier(s.tenancy_schema)), (context,))
+    conn.execute(_q("set_tenant", tenancy=sql.Identifier(s.tenancy_schema)), (context,))
 
 
-_EVERY_ROW = sql.SQL("true")
-
-
-def _count(conn: psycopg.Connection, table: sql.Composable, where: sql.Composable = _EVERY_ROW,
-           *args: object) -> int:
-    row = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(table, where), args).fetchone()
+def _count(conn: psycopg.Connection, table: sql.Composable, tenant: str | None = None) -> int:
+    """Rows the current context reads: all of them, or those of ``tenant``."""
+    query, args = (_q("count", table=table), ()) if tenant is None else (_q("count_tenant", table=table), (tenant,))
+    row = conn.execute(query, args).fetchone()
     return int(row[0]) if row else -1
 
 
@@ -201,10 +200,9 @@ def _no_context(conn: psycopg.Connection, table: sql.Composable, a: str, label: 
         sub.expect(n == 0, f"reads {n} rows")
     except psycopg.Error as exc:
         sub.problems.append(f"reading raised {db.first_line(exc)} instead of matching nothing")
-    sub.refused(lambda: conn.execute(sql.SQL("INSERT INTO {} (tenant_id, note) VALUES (%s, 'x')").format(table),
-                                     (a,)), "insert")
-    for verb, stmt in (("update", "UPDATE {} SET note = 'x'"), ("delete", "DELETE FROM {}")):
-        sub.touches_none(sql.SQL(stmt).format(table), (), verb)
+    sub.refused(lambda: conn.execute(_q("insert_without_context", table=table), (a,)), "insert")
+    for verb, name in (("update", "update_all"), ("delete", "delete_all")):
+        sub.touches_none(_q(name, table=table), (), verb)
     if sub.problems:
         p.problems += [f"{label} context: {x}" for x in sub.problems]
     else:
@@ -212,29 +210,28 @@ def _no_context(conn: psycopg.Connection, table: sql.Composable, a: str, label: 
 
 
 def _as_tenant_a(conn: psycopg.Connection, table: sql.Composable, a: str, b: str, p: _Probe) -> None:
-    seen = sorted(str(r[0]) for r in conn.execute(sql.SQL("SELECT tenant_id FROM {}").format(table)))
+    seen = sorted(str(r[0]) for r in conn.execute(_q("visible", table=table)))
     p.expect(seen == [a, a], f"A reads {len(seen)} rows, {sum(t != a for t in seen)} of another tenant")
-    p.expect(_count(conn, table, sql.SQL("tenant_id = %s"), b) == 0, "A reading B's rows by id finds none")
-    p.refused(lambda: conn.execute(sql.SQL("INSERT INTO {} (tenant_id, note) VALUES (%s, 'forged')").format(table),
-                                   (b,)), "A inserting a row for B")
-    for verb, stmt in (("update", "UPDATE {} SET note = 'x' WHERE tenant_id = %s"),
-                       ("delete", "DELETE FROM {} WHERE tenant_id = %s")):
-        p.touches_none(sql.SQL(stmt).format(table), (b,), f"A's {verb} of B's rows")
-    p.refused(lambda: conn.execute(sql.SQL("UPDATE {} SET tenant_id = %s").format(table), (b,)),
+    p.expect(_count(conn, table, b) == 0, "A reading B's rows by id finds none")
+    p.refused(lambda: conn.execute(_q("insert_for_other", table=table), (b,)), "A inserting a row for B")
+    for verb, name in (("update", "update_other"), ("delete", "delete_other")):
+        p.touches_none(_q(name, table=table), (b,), f"A's {verb} of B's rows")
+    p.refused(lambda: conn.execute(_q("move_rows", table=table), (b,)),
               "A moving its rows to B")
 
 
 def _attacks(conn: psycopg.Connection, s: Settings, table: sql.Composable, p: _Probe) -> None:
-    """DDL an attacker holding app_user's login would try: each needs ownership."""
-    for what, stmt in (
-        ("disabling RLS", "ALTER TABLE {t} DISABLE ROW LEVEL SECURITY"),
-        ("NO FORCE RLS", "ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY"),
-        ("dropping the tenant policy", "DROP POLICY tenant_isolation ON {t}"),
-        ("adding an always-true policy", "CREATE POLICY open ON {t} USING (true)"),
-        ("altering the table", "ALTER TABLE {t} ADD COLUMN x int"),
-        ("truncating (ignores RLS)", "TRUNCATE {t}"),
+    """DDL an attacker holding app_user's login would try (sql/verify/probe/attack_*.sql): each needs
+    ownership, and each is reported on its own."""
+    for what, name in (
+        ("disabling RLS", "attack_disable_rls"),
+        ("NO FORCE RLS", "attack_no_force_rls"),
+        ("dropping the tenant policy", "attack_drop_policy"),
+        ("adding an always-true policy", "attack_open_policy"),
+        ("altering the table", "attack_alter_table"),
+        ("truncating (ignores RLS)", "attack_truncate"),
     ):
-        p.refused(lambda stmt=stmt: conn.execute(sql.SQL(stmt).format(t=table)), f"app_user {what}")
+        p.refused(lambda name=name: conn.execute(_q(name, table=table)), f"app_user {what}")
 
 
 # ----- the real tenant tables ----------------------------------------------------
@@ -279,8 +276,7 @@ def probe_pooled(conn: psycopg.Connection, s: Settings, p: _Probe, mint: Callabl
     conn.rollback()  # no enclosing transaction: the block below must be a whole transaction, not a savepoint
     with conn.transaction():
         _set_tenant(conn, s, context)
-    row = conn.execute(sql.SQL("SELECT current_setting(%s, true), {}.current_tenant_id()").format(
-        sql.Identifier(s.tenancy_schema)), (s.tenant_setting,)).fetchone()
+    row = conn.execute(_q("pooled_after", tenancy=sql.Identifier(s.tenancy_schema)), (s.tenant_setting,)).fetchone()
     conn.rollback()
     p.expect(row is not None and row[1] is None and row[0] in (None, ""),
              "SET LOCAL context gone in the next transaction" if row and row[1] is None
@@ -311,14 +307,14 @@ def probe_set_role(conn: psycopg.Connection, s: Settings, master: str,
     """On app_user's own login: SET ROLE to each privileged role fails; SET LOCAL does not leak."""
     p = _Probe(conn)
     try:
-        who = conn.execute("SELECT session_user").fetchone()
+        who = conn.execute(_q("session_user")).fetchone()
         conn.rollback()
         if who is None or who[0] != s.app_role:
             return failed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, f"session user {who[0] if who else '?'}",
                           f"not logged in as {s.app_role}")
         with conn.transaction(force_rollback=True):
             for role in sorted({s.migrator_role, s.platform_admin_role, s.master_username, master}):
-                p.refused(lambda role=role: conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role))),
+                p.refused(lambda role=role: conn.execute(_q("set_role", role=sql.Identifier(role))),
                           f"SET ROLE {role}")
         probe_pooled(conn, s, p, mint)
     finally:

@@ -30,6 +30,7 @@ from psycopg import sql
 from tenantdb.database import connection as db
 from tenantdb.database import context_key as keys
 from tenantdb.database import context_token as ct
+from tenantdb.database import sqlfiles
 from tenantdb.report import Check, failed, passed, skipped
 from tenantdb.settings import Settings
 from tenantdb.verify.context import Context
@@ -76,6 +77,11 @@ def forged(ring: ct.KeyRing, a: str, b: str, max_ttl_s: int) -> dict[str, str]:
     }
 
 
+def _q(name: str, /, **values: sql.Composable) -> sql.Composed:
+    """One statement of the forgery probe, sql/verify/signed/<name>.sql."""
+    return sqlfiles.named(f"verify/signed/{name}", values)
+
+
 def _probe(conn: psycopg.Connection, ctx: Context, ring: ct.KeyRing, how: str) -> tuple[list[str], list[str]]:
     s = ctx.settings
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
@@ -83,13 +89,12 @@ def _probe(conn: psycopg.Connection, ctx: Context, ring: ct.KeyRing, how: str) -
     problems: list[str] = []
     with conn.transaction(force_rollback=True):
         if how.startswith("SET ROLE"):
-            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(s.app_role)))
+            conn.execute(_q("as_app_user", app_role=sql.Identifier(s.app_role)))
         table = _scratch(conn, s, a, b)
         rows = _probe_rows(conn, table)
         try:
             with conn.transaction():
-                conn.execute(sql.SQL("SELECT {}.set_tenant(%s)").format(sql.Identifier(s.tenancy_schema)),
-                             (ring.mint(a, 60),))
+                conn.execute(_q("set_tenant", tenancy=sql.Identifier(s.tenancy_schema)), (ring.mint(a, 60),))
         except psycopg.errors.InvalidParameterValue as exc:
             problems.append(f"A's valid token refused: {db.first_line(exc)}")
         seen = rows()
@@ -108,19 +113,15 @@ def _probe(conn: psycopg.Connection, ctx: Context, ring: ct.KeyRing, how: str) -
 def _scratch(conn: psycopg.Connection, s: Settings, a: str, b: str) -> sql.Composable:
     """A temporary table with 2 rows of A and 1 of B, then forced row security with the tenant policy."""
     name = f"tenantdb_signed_{secrets.token_hex(4)}"
-    conn.execute(sql.SQL("CREATE TEMPORARY TABLE {} (tenant_id uuid NOT NULL, note text) ON COMMIT DROP").format(
-        sql.Identifier(name)))
+    conn.execute(_q("scratch_table", name=sql.Identifier(name)))
     table = sql.Identifier("pg_temp", name)
-    conn.execute(sql.SQL("INSERT INTO {} VALUES (%s, 'a1'), (%s, 'a2'), (%s, 'b1')").format(table), (a, a, b))
-    fn = sql.SQL("(SELECT {}.current_tenant_id())").format(sql.Identifier(s.tenancy_schema))
-    conn.execute(sql.SQL("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY; "
-                         "CREATE POLICY tenant_isolation ON {t} USING (tenant_id = {f}) WITH CHECK (tenant_id = {f})"
-                         ).format(t=table, f=fn))
+    conn.execute(_q("seed_rows", table=table), (a, a, b))
+    conn.execute(_q("enable_rls", table=table, tenancy=sql.Identifier(s.tenancy_schema)))
     return table
 
 
 def _probe_rows(conn: psycopg.Connection, table: sql.Composable) -> Callable[[], list[str]]:
-    return lambda: [str(r[0]) for r in conn.execute(sql.SQL("SELECT tenant_id FROM {}").format(table))]
+    return lambda: [str(r[0]) for r in conn.execute(_q("visible", table=table))]
 
 
 def _forged_context(conn: psycopg.Connection, s: Settings, table: sql.Composable, rows: Callable[[], list[str]],
@@ -131,21 +132,18 @@ def _forged_context(conn: psycopg.Connection, s: Settings, table: sql.Composable
         if via == "set_tenant":
             try:
                 with conn.transaction():
-                    conn.execute(sql.SQL("SELECT {}.set_tenant(%s)").format(sql.Identifier(s.tenancy_schema)),
-                                 (value,))
+                    conn.execute(_q("set_tenant", tenancy=sql.Identifier(s.tenancy_schema)), (value,))
                 got.append("set_tenant accepted it")
             except psycopg.errors.InvalidParameterValue:
                 pass
         else:
-            conn.execute("SELECT set_config(%s, %s, true)", (s.tenant_setting, value))
+            conn.execute(_q("forge_context"), (s.tenant_setting, value))
         if b in rows():
             got.append("read B's row")
-        for verb, stmt in (("insert", "INSERT INTO {} VALUES (%s, 'forged')"),
-                           ("update", "UPDATE {} SET note = 'forged' WHERE tenant_id = %s"),
-                           ("delete", "DELETE FROM {} WHERE tenant_id = %s")):
+        for verb, name in (("insert", "insert_for_other"), ("update", "update_other"), ("delete", "delete_other")):
             try:
                 with conn.transaction():
-                    if conn.execute(sql.SQL(stmt).format(table), (b,)).rowcount:
+                    if conn.execute(_q(name, table=table), (b,)).rowcount:
                         got.append(f"{verb} of B's row")
             except psycopg.errors.InsufficientPrivilege as exc:
                 if "row-level security" not in str(exc):
@@ -156,14 +154,12 @@ def _forged_context(conn: psycopg.Connection, s: Settings, table: sql.Composable
 def _key_unreadable(conn: psycopg.Connection, s: Settings, found: list[str], problems: list[str]) -> None:
     keys = sql.Identifier(s.tenancy_schema, "context_keys")
     shown = f"{s.tenancy_schema}.context_keys"
-    held = conn.execute(sql.SQL(
-        "SELECT p FROM unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE','REFERENCES','TRIGGER']) p "
-        "WHERE has_table_privilege({}::text, p)").format(sql.Literal(keys.as_string(conn)))).fetchall()
+    held = conn.execute(_q("key_privileges", keys_name=sql.Literal(keys.as_string(conn)))).fetchall()
     if held:
         problems.append(f"{s.app_role} holds {', '.join(r[0] for r in held)} on {shown}")
     try:
         with conn.transaction():
-            conn.execute(sql.SQL("SELECT count(*) FROM {}").format(keys))
+            conn.execute(_q("key_read", keys=keys))
         problems.append(f"{s.app_role} can select from {shown}")
     except psycopg.errors.InsufficientPrivilege:
         found.append(f"no privilege on {shown}; select refused")

@@ -1,0 +1,2 @@
+-- verify/probe/count.sql: ISO-PROBE's rolled-back isolation probe, as app_user under the context being tried: how many rows it reads.
+SELECT count(*) FROM {table} WHERE true
