@@ -366,10 +366,15 @@ def test_verify_iso_signed_passes_then_fails_on_a_verifier_that_trusts_the_setti
     assert code == 1 and iso["status"] == "FAIL", json.dumps(iso)
     assert "bare uuid via the setting: read B's row" in iso["detail"]
 
-    # Plain mode: not applicable, and said so.
+    # Plain mode: the check proves the declared mode instead: no key table is left behind...
     bootstrap.run(settings_mod.load(TEST_ENV, pg_overlay), master_dsn=pg_master.dsn())
     _, checks = verify_checks(capsys, pg_overlay, pg_master.dsn())
-    assert checks["ISO-SIGNED"]["status"] == "SKIP" and "plain" in checks["ISO-SIGNED"]["detail"]
+    assert checks["ISO-SIGNED"]["status"] == "PASS" and "plain" in checks["ISO-SIGNED"]["actual"], checks["ISO-SIGNED"]
+    # ... and a key table someone left (or re-created) in plain mode is a finding.
+    pg_super.execute("CREATE TABLE tenancy.context_keys (kid text)", dbname=signed.s.db_name)
+    _, checks = verify_checks(capsys, pg_overlay, pg_master.dsn())
+    pg_super.execute("DROP TABLE tenancy.context_keys", dbname=signed.s.db_name)
+    assert checks["ISO-SIGNED"]["status"] == "FAIL" and "left" in checks["ISO-SIGNED"]["detail"], checks["ISO-SIGNED"]
 
 
 def test_verify_iso_signed_fails_when_app_user_may_read_the_key(signed: Signed, pg_master, pg_super,

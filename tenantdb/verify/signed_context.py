@@ -14,7 +14,9 @@ SEC-CONTEXT-KEY (through AWS): the key secret is encrypted with the secrets
 CMK, holds the same keys as the database, and its current key is not overdue
 for rotation.
 
-In plain mode both are SKIP: the id is the context, and AC10/ISO-PROBE prove it.
+In plain mode both prove the declared mode instead: no key table is left in the
+database (ISO-SIGNED) and no context key secret exists (SEC-CONTEXT-KEY); the id
+is the context, and AC10/ISO-PROBE prove isolation.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ import uuid
 from collections.abc import Callable
 
 import psycopg
+from botocore.exceptions import ClientError
 from psycopg import sql
 
 from tenantdb.database import connection as db
 from tenantdb.database import context_key as keys
 from tenantdb.database import context_token as ct
 from tenantdb.database import sqlfiles
-from tenantdb.report import Check, failed, passed, skipped
+from tenantdb.report import Check, failed, passed
 from tenantdb.settings import Settings
 from tenantdb.verify.context import Context
 
@@ -40,12 +43,14 @@ KEY_ID, KEY_TITLE = "SEC-CONTEXT-KEY", "Context key secret: secrets CMK, not in 
 EXPECTED = ("A's token reads A's rows only; every forged context for B reads 0 and writes 0 of B's rows, "
             "through set_tenant and the setting; no privilege on the key table")
 PLAIN = "tenant_context = plain: the tenant id is the context (AC10, ISO-PROBE); docs/tenant-context.md"
+PLAIN_DB = "plain mode: no signing key table in the database"
+PLAIN_SECRET = "plain mode: no context key secret"
 
 
 def iso_signed(ctx: Context) -> Check:
     s = ctx.settings
     if s.tenant_context != "signed":
-        return skipped(ID, TITLE, PLAIN)
+        return _plain_database(ctx)
     ring = keys.ring(s, conn=ctx.master_db)
     conn, how = _app_session(ctx)
     try:
@@ -169,7 +174,7 @@ def context_key(ctx: Context) -> Check:
     """SEC-CONTEXT-KEY: the secret under the secrets CMK; in signed mode the database's keys, fresh."""
     s = ctx.settings
     if s.tenant_context != "signed":
-        return skipped(KEY_ID, KEY_TITLE, PLAIN)
+        return _plain_secret(ctx)
     name = s.context_key_secret_name
     kms = ctx.aws.describe_secret(name).get("KmsKeyId", "")
     expected = f"secret {name} under {s.kms_alias_secrets}"
@@ -195,3 +200,29 @@ def context_key(ctx: Context) -> Check:
         return failed(KEY_ID, KEY_TITLE, expected, actual, "rotation overdue: run tenantdb bootstrap (scheduled) "
                       "or tenantdb bootstrap --rotate-context-key")
     return passed(KEY_ID, KEY_TITLE, expected, actual)
+
+
+def _plain_database(ctx: Context) -> Check:
+    """Plain mode: the signed-context step left no key table (keys left behind would be a finding)."""
+    s = ctx.settings
+    row = ctx.master_db.execute(_q("plain_mode", tenancy_name=sql.Literal(s.tenancy_schema))).fetchone()
+    ctx.master_db.rollback()
+    if row and row[0]:
+        return failed(ID, TITLE, PLAIN_DB, f"{s.tenancy_schema}.context_keys exists",
+                      "signing keys left in plain mode: run tenantdb bootstrap (it drops them), or set "
+                      "tenant_context = \"signed\" if that is the mode in force")
+    return passed(ID, TITLE, PLAIN_DB, f"no {s.tenancy_schema}.context_keys; {PLAIN}")
+
+
+def _plain_secret(ctx: Context) -> Check:
+    """Plain mode: the stacks create no context key secret; one that exists was left behind."""
+    name = ctx.settings.context_key_secret_name
+    try:
+        ctx.aws.secrets.describe_secret(SecretId=name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return passed(KEY_ID, KEY_TITLE, PLAIN_SECRET, f"no secret {name}")
+        raise
+    return failed(KEY_ID, KEY_TITLE, PLAIN_SECRET, f"secret {name} exists",
+                  "a context key secret in plain mode: deploy the stack for the declared mode (it removes the "
+                  "secret), or set tenant_context = \"signed\"")
