@@ -56,6 +56,13 @@ def _get_secret_error(secret_id: str, exc: ClientError) -> str:
     return line
 
 
+def _unreachable(call: str, exc: BaseException) -> str:
+    """One line for a transport failure (endpoint down, timeout): botocore's own words, which name
+    the endpoint URL and never a request body, and where to look."""
+    return (f"{call}: {exc}; check that the AWS endpoint answers (settings aws_endpoint_url, or the "
+            "region's endpoint and the network path to it)")
+
+
 class Aws:
     """Clients for one environment. Cheap to build; clients are created on first use."""
 
@@ -98,7 +105,7 @@ class Aws:
                                    f"run `cdktf deploy {self.settings.stack_id}` first") from None
             raise ToolkitError(f"rds:DescribeDBInstances {ident}: {code or exc}") from None
         except BotoCoreError as exc:
-            raise ToolkitError(f"rds:DescribeDBInstances {ident}: {exc}") from None
+            raise ToolkitError(_unreachable(f"rds:DescribeDBInstances {ident}", exc)) from None
         return found[0]
 
     def secret_json(self, secret_id: str) -> dict[str, Any]:
@@ -119,8 +126,11 @@ class Aws:
                 self.describe_secret(secret_id)  # the secret itself missing is an error; say which
                 return None
             raise ToolkitError(_get_secret_error(secret_id, exc)) from None
-        except (BotoCoreError, KeyError) as exc:
-            raise ToolkitError(f"secretsmanager:GetSecretValue {secret_id}: {type(exc).__name__}") from None
+        except BotoCoreError as exc:
+            raise ToolkitError(_unreachable(f"secretsmanager:GetSecretValue {secret_id}", exc)) from None
+        except KeyError:
+            raise ToolkitError(f"secretsmanager:GetSecretValue {secret_id}: no SecretString (a binary secret); "
+                               "put a JSON object back") from None
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
@@ -146,7 +156,7 @@ class Aws:
                 raise ToolkitError(f"secret {secret_id} not found; deploy {self.settings.stack_id} first") from None
             raise ToolkitError(f"secretsmanager:DescribeSecret {secret_id}: {code or 'failed'}") from None
         except BotoCoreError as exc:
-            raise ToolkitError(f"secretsmanager:DescribeSecret {secret_id}: {type(exc).__name__}") from None
+            raise ToolkitError(_unreachable(f"secretsmanager:DescribeSecret {secret_id}", exc)) from None
 
     def put_secret_json(self, secret_id: str, value: dict[str, Any]) -> None:
         """Write a new AWSCURRENT version (the old one becomes AWSPREVIOUS). The value never appears in errors."""
@@ -156,7 +166,7 @@ class Aws:
             code = exc.response.get("Error", {}).get("Code", "")
             raise ToolkitError(f"secretsmanager:PutSecretValue {secret_id}: {code or 'failed'}") from None
         except BotoCoreError as exc:
-            raise ToolkitError(f"secretsmanager:PutSecretValue {secret_id}: {type(exc).__name__}") from None
+            raise ToolkitError(_unreachable(f"secretsmanager:PutSecretValue {secret_id}", exc)) from None
 
     def master_credentials(self, instance: dict[str, Any] | None = None) -> tuple[str, str]:
         """(username, password) from the RDS-managed master secret (MasterUserSecret)."""

@@ -86,7 +86,7 @@ def test_a_missing_settings_file_and_an_unknown_environment_exit_2(tmp_path: Pat
                           f"settings file {missing}: not found")
     assert_one_line_error(tenantdb("bootstrap", "--env", "qa"), 2, "environment 'qa': unknown",
                           "local, dev, staging, prod")
-    assert_one_line_error(tenantdb("verify"), 2, "the following arguments are required: --env")
+    assert_one_line_error(tenantdb("verify"), 2, "--env is required (or set TENANTDB_ENV)")
 
 
 def test_debug_shows_the_traceback_the_one_line_hides(tmp_path: Path) -> None:
