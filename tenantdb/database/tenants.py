@@ -25,6 +25,7 @@ from psycopg import sql
 from tenantdb.database import connection as db
 from tenantdb.database import roles, sqlfiles
 from tenantdb.database.master import resolve_master
+from tenantdb import report
 from tenantdb.errors import ToolkitError, UsageError
 from tenantdb.settings import Settings
 
@@ -143,9 +144,10 @@ def render(rows: list[dict[str, Any]], fmt: str) -> str:
     if not plain:
         return "no tenants"
     cols = ("slug", "tenant_id", "schema", "tables", "isolated", "revision", "behind", "created_at")
-    widths = {c: max(len(c), *(len(str(r[c])) for r in plain)) for c in cols}
+    cells = [{c: report.plain(r[c]) for c in cols} for r in plain]  # true/false, none: no Python reprs
+    widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in cols}
     lines = ["  ".join(c.ljust(widths[c]) for c in cols)]
-    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in cols) for r in plain]
+    lines += ["  ".join(r[c].ljust(widths[c]) for c in cols) for r in cells]
     return "\n".join(line.rstrip() for line in lines)
 
 
