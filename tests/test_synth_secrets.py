@@ -48,7 +48,9 @@ def test_master_password_is_managed_by_rds(stack_json: dict) -> None:
         assert instance["manage_master_user_password"] is True
         assert "password" not in instance and "password_wo" not in instance
         for secret in doc["resource"]["aws_secretsmanager_secret"].values():
-            assert set(secret) - {"//"} == {"name", "description", "kms_key_id", "recovery_window_in_days"}
+            # No value attribute: only the names, the key, the window; prod adds prevent_destroy.
+            assert set(secret) - {"//", "lifecycle"} == {"name", "description", "kms_key_id", "recovery_window_in_days"}
+            assert secret.get("lifecycle", {"prevent_destroy": True}) == {"prevent_destroy": True}
 
 
 def test_synth_rejects_bad_settings_before_cdktf(tmp_path: Path) -> None:
