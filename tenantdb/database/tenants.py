@@ -239,11 +239,18 @@ def _ensure_tenant(s: Settings, slug: str, endpoint: str | None, master_dsn: str
 
 def _ensure_sample_table(conn: psycopg.Connection, s: Settings, slug: str) -> None:
     """One first row in the tenant's ``projects`` (made by the migrations), under its own tenant context."""
+    from tenantdb.database.context_key import context_for
+
     table = sql.Identifier(schema_name(s, slug), SAMPLE_TABLE)
     with conn.transaction():
         tenant = conn.execute(sqlfiles.named("tenants/sample_tenant_id", {"registry": _registry(s)}),
                               (slug,)).fetchone()
-        assert tenant is not None
+    if tenant is None:
+        raise ToolkitError(f"sample tenant {slug} is not registered; run `tenantdb local up` again")
+    # The context as an application sets it: the id (plain) or a token minted as the master (signed),
+    # read before the migrator's transaction (minting reads the key ring and ends its transaction).
+    context = context_for(s, conn, str(tenant[0]))
+    with conn.transaction():
         conn.execute(sqlfiles.named("tenants/sample_as_migrator", {"migrator": sql.Identifier(s.migrator_role)}))
-        conn.execute(sqlfiles.named("tenants/sample_context"), (s.tenant_setting, tenant[0]))
+        conn.execute(sqlfiles.named("tenants/sample_context"), (s.tenant_setting, context))
         conn.execute(sqlfiles.named("tenants/sample_row", {"table": table}), (tenant[0], f"{slug}'s first project"))
