@@ -13,18 +13,21 @@
 --   1. enables AND forces row security (FORCE: the owner is bound too);
 --   2. creates policy tenant_isolation, permissive, FOR ALL, TO PUBLIC. In a
 --      tenant schema (name starting with the tenant schema prefix) the policy
---      binds both the row and the context to that schema's tenant:
---        USING      (tenant_id = (SELECT tenancy.bind_schema(tenancy.current_tenant_id(), 'tenant_acme')))
+--      binds both the row and the context to that schema's registered tenant:
+--        USING      (tenant_id = (SELECT tenancy.bound_tenant(tenancy.current_tenant_id(),
+--                                  'tenant_acme', '\x<binding>')))
 --        WITH CHECK (the same)
---      so in acme's context a table in tenant_globex shows and accepts
---      nothing, whatever tenant_id a row carries (the schema is a wall). On a
---      shared table (tenant_id column, any other schema):
+--      where <binding> is sha256('tenant_acme:<acme's id>'), read from the
+--      registry when enable_isolation runs. So in acme's context a table in
+--      tenant_globex shows and accepts nothing, whatever tenant_id a row
+--      carries (the schema is a wall). On a shared table (tenant_id column,
+--      any other schema):
 --        USING      (tenant_id = (SELECT tenancy.current_tenant_id()))
 --        WITH CHECK (the same)
 --      The sub-select makes the functions run once per statement (an
 --      InitPlan) instead of once per row, and lets the planner use the
---      tenant_id index. The policy carries the schema's name, never a tenant
---      id: catalog text is readable by every role.
+--      tenant_id index. The policy carries the schema's name and a digest,
+--      never a tenant id: catalog text is readable by every role.
 --   3. creates policy platform_admin_access, permissive, FOR ALL, TO
 --      platform_admin only, USING (true) WITH CHECK (true): the platform-admin
 --      path, through explicit policies rather than BYPASSRLS (which the RDS
@@ -40,45 +43,51 @@
 -- table, an escalation path if the function were ever wrong. search_path is
 -- pinned (pg_catalog, then pg_temp last) so no caller-controlled schema can
 -- redirect a name it uses.
--- tenancy.bind_schema(tenant, schema): tenant when it is the tenant registered
--- for schema, else NULL. The tenant policy of a table in a tenant schema
--- compares tenant_id with it, so a context and a schema of different tenants
--- match no row. SECURITY DEFINER because app_user may not read the registry
--- (the list of every tenant id is itself cross-tenant information); it
--- answers only for the tenant it is given, which the policy takes from
--- tenancy.current_tenant_id(), so it works whatever that function's body
--- (plain or signed context). It tells a caller nothing new: whether an id it
--- already holds belongs to a schema. search_path pinned; every name qualified.
--- PL/pgSQL, not SQL: a SQL function with a SET clause is never inlined, so
--- it was parsed and planned again on every statement; PL/pgSQL keeps the
--- query's plan for the session. No context: NULL without touching the table.
-CREATE OR REPLACE FUNCTION {tenancy}.bind_schema(tenant uuid, schema_name name)
+-- tenancy.bound_tenant(tenant, schema, binding): tenant when sha256 of
+-- '<schema>:<tenant>' is the binding enable_isolation wrote into the schema's
+-- policies, else NULL. So a context and a schema of different tenants match no
+-- row, at the cost of one sha256 per statement (the policy's InitPlan): no
+-- registry lookup, no user switch. A plain SQL function without a SET clause,
+-- so the planner inlines it; every name in it is qualified with pg_catalog, so
+-- no search_path reaches it.
+-- What the digest tells a reader of the catalog: whether a tenant id it
+-- already holds belongs to the schema; uuids are random, so it cannot be
+-- turned back into an id (ISO-ID-LEAK still finds no id in catalog text).
+CREATE OR REPLACE FUNCTION {tenancy}.bound_tenant(tenant uuid, schema_name name, binding bytea)
   RETURNS uuid
-  LANGUAGE plpgsql
+  LANGUAGE sql
   STABLE
-  SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
+  PARALLEL SAFE
 AS $tenantdb$
-DECLARE
-  bound pg_catalog.uuid;
-BEGIN
-  IF tenant IS NULL THEN
-    RETURN NULL;
-  END IF;
-  SELECT t.tenant_id INTO bound FROM {tenancy}.tenants t
-   WHERE t.schema_name OPERATOR(pg_catalog.=) bind_schema.schema_name::pg_catalog.text
-     AND t.tenant_id OPERATOR(pg_catalog.=) bind_schema.tenant;
-  RETURN bound;
-END
+  SELECT CASE
+    WHEN pg_catalog.sha256(pg_catalog.convert_to(
+           schema_name::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) tenant::pg_catalog.text,
+           'UTF8')) OPERATOR(pg_catalog.=) binding
+    THEN tenant
+  END
 $tenantdb$;
 
-COMMENT ON FUNCTION {tenancy}.bind_schema(uuid, name) IS
-  'The tenant when it is the one registered for the schema, else NULL: binds a tenant schema''s policies to its tenant.';
+COMMENT ON FUNCTION {tenancy}.bound_tenant(uuid, name, bytea) IS
+  'The tenant when sha256(schema:tenant) is the schema''s binding, else NULL: binds a tenant schema''s policies to its tenant.';
 
-REVOKE ALL ON FUNCTION {tenancy}.bind_schema(uuid, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION {tenancy}.bound_tenant(uuid, name, bytea) FROM PUBLIC;
 -- app_user here; the migrator, platform_admin and the reporting role (created
 -- later, by the tenancy-roles step) get it from the role model.
-GRANT EXECUTE ON FUNCTION {tenancy}.bind_schema(uuid, name) TO {app_role};
+GRANT EXECUTE ON FUNCTION {tenancy}.bound_tenant(uuid, name, bytea) TO {app_role};
+
+-- The registry-lookup binding of earlier releases (a SECURITY DEFINER function
+-- per statement). A policy still calling it fails ISO-POLICY-EXACT with the fix
+-- (enable_isolation again); once none does, it goes.
+DO $tenantdb$
+BEGIN
+  IF to_regprocedure(quote_ident({tenancy_schema_name}) || '.bind_schema(uuid, name)') IS NOT NULL
+     AND NOT EXISTS (SELECT FROM pg_depend d
+                      WHERE d.classid = 'pg_policy'::regclass AND d.refclassid = 'pg_proc'::regclass
+                        AND d.refobjid = to_regprocedure(quote_ident({tenancy_schema_name}) || '.bind_schema(uuid, name)')) THEN
+    EXECUTE format('DROP FUNCTION %I.bind_schema(uuid, name)', {tenancy_schema_name});
+  END IF;
+END
+$tenantdb$;
 
 CREATE OR REPLACE FUNCTION {tenancy}.enable_isolation(tbl pg_catalog.regclass)
   RETURNS void
@@ -93,6 +102,7 @@ DECLARE
   tenancy       constant name := {tenancy_schema_name};
   prefix        constant text := {tenant_schema_prefix};
   tenant_expr   text;
+  binding       bytea;
   root record;
   col  record;
   rel  record;
@@ -136,8 +146,18 @@ BEGIN
                      rel.nspname, rel.relname);
     END IF;
     IF starts_with(rel.nspname, prefix) THEN
-      tenant_expr := format('(tenant_id = (SELECT %I.bind_schema(%I.current_tenant_id(), %L)))',
-                            tenancy, tenancy, rel.nspname);
+      -- The schema's tenant, read once here (the migrator may read the registry) and
+      -- written into the policy as a digest, never as the id.
+      EXECUTE format('SELECT sha256(convert_to(t.schema_name || '':'' || t.tenant_id::text, ''UTF8'')) '
+                     'FROM %I.tenants t WHERE t.schema_name = $1', tenancy)
+         INTO binding USING rel.nspname::text;
+      IF binding IS NULL THEN
+        RAISE EXCEPTION 'enable_isolation: schema % has no registered tenant', rel.nspname
+          USING ERRCODE = 'no_data_found',
+                HINT = 'create tenant schemas with tenantdb tenant create SLUG, which registers the tenant first';
+      END IF;
+      tenant_expr := format('(tenant_id = (SELECT %I.bound_tenant(%I.current_tenant_id(), %L, %L::bytea)))',
+                            tenancy, tenancy, rel.nspname, binding);
     ELSE
       tenant_expr := format('(tenant_id = (SELECT %I.current_tenant_id()))', tenancy);
     END IF;

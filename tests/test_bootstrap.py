@@ -153,13 +153,13 @@ def test_a_no_op_rerun_is_not_fooled_by_changes_behind_its_back(pg_fresh, pg_mas
     assert bootstrap_json(capsys, pg_overlay, pg_master.dsn())["changed"] == 0  # the record matches: skipped
     db = "qualisys_master"
     definition = ("SELECT md5(pg_get_functiondef('tenancy.current_tenant_id()'::regprocedure)), "
-                  "has_function_privilege('app_reporting', 'tenancy.bind_schema(uuid, name)', 'EXECUTE'), "
+                  "has_function_privilege('app_reporting', 'tenancy.bound_tenant(uuid, name, bytea)', 'EXECUTE'), "
                   "(SELECT rolcreatedb FROM pg_roles WHERE rolname = 'app_migrator')")
     declared = pg_super.execute(definition, dbname=db)
     assert declared[0][1:] == (True, False)
     pg_super.execute(f"CREATE OR REPLACE FUNCTION tenancy.current_tenant_id() RETURNS uuid LANGUAGE sql STABLE "
                      f"AS $$ SELECT '{TENANT_A}'::uuid $$", dbname=db)  # every session in tenant A
-    pg_super.execute("REVOKE EXECUTE ON FUNCTION tenancy.bind_schema(uuid, name) FROM app_reporting", dbname=db)
+    pg_super.execute("REVOKE EXECUTE ON FUNCTION tenancy.bound_tenant(uuid, name, bytea) FROM app_reporting", dbname=db)
     pg_super.execute("ALTER ROLE app_migrator CREATEDB")
     drifted = pg_super.execute(definition, dbname=db)
     assert drifted[0][0] != declared[0][0] and drifted[0][1:] == (False, True)

@@ -3,6 +3,8 @@ attacker-style attempts with app_user's own login over TLS."""
 
 from __future__ import annotations
 
+import hashlib
+
 import secrets
 
 import psycopg
@@ -47,9 +49,13 @@ def policies(pg_super, s, table: str) -> list[tuple]:
 
 def test_enable_isolation_sets_up_rls_policies_and_index_idempotently(two_tenants, pg_super):
     s = two_tenants
-    # Bound to the schema's tenant: in another tenant's context the table shows and accepts nothing.
-    tenant_expr = ("(tenant_id = ( SELECT tenancy.bind_schema(tenancy.current_tenant_id(), 'tenant_alpha'::name) "
-                   "AS bind_schema))")
+    # Bound to the schema's tenant by a digest of "<schema>:<id>", never the id itself: in another
+    # tenant's context the table shows and accepts nothing.
+    alpha = tenant_ids(pg_super, s)["alpha"]
+    binding = hashlib.sha256(f"tenant_alpha:{alpha}".encode()).hexdigest()
+    tenant_expr = ("(tenant_id = ( SELECT tenancy.bound_tenant(tenancy.current_tenant_id(), 'tenant_alpha'::name, "
+                   f"'\\x{binding}'::bytea) AS bound_tenant))")
+    assert alpha not in tenant_expr
     first = policies(pg_super, s, "tenant_alpha.projects")
     assert first == [("platform_admin_access", "*", True, ["platform_admin"], "true", "true"),
                      ("tenant_isolation", "*", True, ["public"], tenant_expr, tenant_expr)]

@@ -75,20 +75,27 @@ all_views AS (
     WHERE r.ev_class <> v.view)
   SELECT DISTINCT view FROM v
 ),
+bindings AS (   -- each registered schema's binding, as a bytea literal the way pg_get_expr shows it
+  SELECT t.schema_name, '''' || sha256(convert_to(t.schema_name || ':' || t.tenant_id::text, 'UTF8'))::text || ''''
+           AS binding
+  FROM {tenancy}.tenants t
+),
 allpol AS (   -- every policy on a scoped table, deparsed once (the exact-policy and id checks share it)
   SELECT p.oid, p.polrelid, p.polname, p.polcmd, p.polpermissive, p.polroles,
          pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS wcheck,
          CASE WHEN p.polname = 'platform_admin_access' THEN 'true'
               WHEN starts_with(n.nspname, {tenant_schema_prefix}::text)
-              THEN format('(tenant_id = ( SELECT %s.bind_schema(%s.current_tenant_id(), %s::name) AS bind_schema))',
+              -- the binding as enable_isolation wrote it: sha256 of '<schema>:<registered id>'
+              THEN format('(tenant_id = ( SELECT %s.bound_tenant(%s.current_tenant_id(), %s::name, %s::bytea) AS bound_tenant))',
                           quote_ident({tenancy_schema_name}::text), quote_ident({tenancy_schema_name}::text),
-                          quote_literal(n.nspname))
+                          quote_literal(n.nspname), b.binding)
               ELSE format('(tenant_id = ( SELECT %s.current_tenant_id() AS current_tenant_id))',
                           quote_ident({tenancy_schema_name}::text)) END AS expected,
          CASE WHEN p.polname = 'platform_admin_access'
               THEN ARRAY[(SELECT oid FROM pg_roles WHERE rolname = {platform_admin_role_name}::text)]::oid[]
               ELSE '{0}'::oid[] END AS expected_roles
   FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN bindings b ON b.schema_name = n.nspname::text
   WHERE p.polrelid IN (SELECT oid FROM scoped)
 ),
 app_schemas AS (   -- schemas app_user owns (or can act as the owner of)

@@ -37,7 +37,7 @@ no-hooks step revokes what the master may)."""
 APP_SEQUENCE = ("USAGE",)
 """app_user on tenant sequences: nextval/currval, never SELECT (last_value is another tenant's)."""
 
-BIND_SCHEMA = "bind_schema(uuid, name)"
+BOUND_TENANT = "bound_tenant(uuid, name, bytea)"
 """The tenant-schema policy's helper (sql/060_enable_isolation.sql): every role a tenant policy
 applies to must be able to run it, or its reads fail."""
 
@@ -144,7 +144,7 @@ def model(s: Settings) -> RoleModel:
         purpose="the application's runtime role: DML on tenant tables under row security (AC8)",
         grants=(Grant("database", app_db),
                 Grant("schema", ("USAGE",), ts),
-                Grant("function", ("EXECUTE",), ts, ("current_tenant_id()", "set_tenant(text)", BIND_SCHEMA))),
+                Grant("function", ("EXECUTE",), ts, ("current_tenant_id()", "set_tenant(text)", BOUND_TENANT))),
     )
     migrator = Role(
         name=s.migrator_role, login=True, password_secret=s.migrator_secret_name,
@@ -153,7 +153,7 @@ def model(s: Settings) -> RoleModel:
                 Grant("schema", ("USAGE",), ts),
                 Grant("table", ("SELECT",), ts, ("tenants",)),  # tenantdb migrate: which tenants, their ids
                 Grant("function", ("EXECUTE",), ts,
-                      ("current_tenant_id()", BIND_SCHEMA, "enable_isolation(regclass)"))),
+                      ("current_tenant_id()", BOUND_TENANT, "enable_isolation(regclass)"))),
         # The master creates tenant schemas owned by the migrator and sets default
         # privileges FOR ROLE migrator: PostgreSQL requires membership for both.
         members=(MASTER,),
@@ -164,7 +164,7 @@ def model(s: Settings) -> RoleModel:
         grants=(Grant("database", ("CONNECT",)),
                 Grant("schema", ("USAGE",), ts),
                 Grant("table", ("SELECT",), ts, ("tenants",)),
-                Grant("function", ("EXECUTE",), ts, ("current_tenant_id()", BIND_SCHEMA))),
+                Grant("function", ("EXECUTE",), ts, ("current_tenant_id()", BOUND_TENANT))),
         members=tuple(s.platform_admin_members),
     )
     return RoleModel(app=app, migrator=migrator, platform_admin=admin, extra=(reporting(s),))
@@ -188,7 +188,7 @@ def reporting(s: Settings) -> Role:
         # The tenant policy calls tenancy.current_tenant_id(): without these, every read would fail.
         grants=(Grant("database", ("CONNECT",)),
                 Grant("schema", ("USAGE",), s.tenancy_schema),
-                Grant("function", ("EXECUTE",), s.tenancy_schema, ("current_tenant_id()", BIND_SCHEMA))),
+                Grant("function", ("EXECUTE",), s.tenancy_schema, ("current_tenant_id()", BOUND_TENANT))),
         defaults=(DefaultPrivilege(s.reporting_role, m, None, "schema", ("USAGE",)),
                   DefaultPrivilege(s.reporting_role, m, None, "table", ("SELECT",)),
                   DefaultPrivilege(s.reporting_role, m, None, "sequence", ("SELECT",))),
