@@ -51,7 +51,7 @@ class BenchServer:
         with c.superuser_connect() as su:
             su.execute("ALTER SYSTEM SET log_line_prefix = '%m [%p] %a: '")
             su.execute("SELECT pg_reload_conf()")
-        c.create_database(s.db_name, s.master_username)
+        self._create_database()
         self.wire = WireCounter(c.host, c.port, c.data_dir / "server.crt", c.data_dir / "server.key").start()
         return self
 
@@ -90,7 +90,15 @@ class BenchServer:
             su.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(s.db_name)))
             for role in (s.app_role, s.migrator_role, s.platform_admin_role):
                 su.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+        self._create_database()
+
+    def _create_database(self) -> None:
+        """db_name as `local up` makes it: owned by the master, with the master owning the objects of
+        the extensions RDS creates for it (pg_stat_statements comes from template1, made by the
+        superuser; left so, the bootstrap could not revoke app_user's access and ISO-STATS would fail)."""
+        s = self.settings
         self.cluster.create_database(s.db_name, s.master_username)
+        self.cluster.offer_extensions(s.extensions, s.db_name, owner=s.master_username)
 
     def set_password(self, role: str) -> str:
         """Give ``role`` a login password (as the superuser; the benchmark's own cluster)."""

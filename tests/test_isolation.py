@@ -282,6 +282,30 @@ def test_a_leaking_policy_on_a_real_table_is_caught_by_the_probe(two_tenants, pg
     assert "row(s) of other tenants in tenant_beta.projects" in checks["ISO-PROBE"].detail
 
 
+def test_a_probe_batch_that_stops_early_fails_naming_what_did_not_run(two_tenants, pg_master, pg_super):
+    s = two_tenants
+    # The helper breaks: every batch stops where A's context is set; nothing after it may pass by absence.
+    pg_super.execute("CREATE OR REPLACE FUNCTION tenancy.set_tenant(context text) RETURNS uuid LANGUAGE plpgsql "
+                     "SET search_path = pg_catalog, pg_temp AS $$ BEGIN RAISE EXCEPTION 'set_tenant is out of order'; "
+                     "END $$", dbname=s.db_name)
+    checks = {c.id: c for c in verify.run(s, master_dsn=pg_master.dsn()).checks}
+    probe_check, ac10 = checks["ISO-PROBE"], checks["AC10"]
+    assert probe_check.status is Status.FAIL and ac10.status is Status.FAIL
+    for missing in ("the probe stopped early: set_tenant is out of order", "A reads: no result",
+                    "app_user truncating (ignores RLS): no result", "real tenant tables: no result",
+                    "SET LOCAL context: no result"):
+        assert missing in probe_check.detail, missing
+    assert "unset context" not in probe_check.detail  # what ran before the stop still held, and says so
+    for missing in ("the probe stopped early: set_tenant is out of order", "A's own rows: no result",
+                    "insert of B's row: no result", "moving A's rows to B: no result"):
+        assert missing in ac10.detail, missing
+    assert "no context sees 0 rows" in ac10.actual
+    # The rollback and "nothing left behind" still ran after the stop.
+    assert "nothing left behind" in ac10.actual and "nothing left behind" not in probe_check.detail
+    assert pg_super.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenantdb\\_%'",
+                            dbname=s.db_name) == [(0,)]
+
+
 def test_tenants_made_by_the_cli_pass_verify_with_their_tables(two_tenants, pg_master):
     rows = tenants.list_tenants(two_tenants, master_dsn=pg_master.dsn())
     assert [(r["slug"], r["tables"], r["isolated"]) for r in rows] == [("alpha", 1, 1), ("beta", 1, 1)]

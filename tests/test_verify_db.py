@@ -144,3 +144,39 @@ def test_bad_dsn_is_a_usage_error(pg_overlay, capsys):
                      "postgresql://u:hunter2-pw@host:99999/db"])
     out, err = capsys.readouterr()
     assert code == 2 and out == "" and "--master-dsn" in err and "hunter2-pw" not in err
+
+
+def test_a_batch_is_one_read_only_transaction_and_a_failure_stays_in_its_place(pg_fresh, pg_master, pg_settings):
+    """The verifier's batches: rows for each query, a failing one's error in its place (and after it),
+    nothing written, and the session left idle with its autocommit setting as it was."""
+    import psycopg
+
+    from tenantdb.database import connection as db
+
+    with psycopg.connect(pg_master.dsn(pg_settings.db_name)) as conn:
+        got = db.read_only_batch(conn, ["SELECT 1 AS one", "SELECT 1/0", "SELECT 3 AS three"])
+        assert got[0] == [{"one": 1}]
+        assert isinstance(got[1], psycopg.errors.DivisionByZero) and got[2] is got[1]
+        assert conn.info.transaction_status is psycopg.pq.TransactionStatus.IDLE and conn.autocommit is False
+        refused = db.read_only_batch(conn, ["CREATE TABLE public.verify_wrote (x int)"])[0]
+        assert isinstance(refused, psycopg.errors.ReadOnlySqlTransaction)
+        written = db.batch(conn, ["CREATE TABLE public.verify_wrote (x int)", "SELECT 1 AS one"], read_only=False)
+        assert written == [[], [{"one": 1}]]
+        assert conn.execute("SELECT to_regclass('public.verify_wrote')").fetchone() == (None,)  # rolled back
+
+
+def test_a_connection_whose_tls_was_never_read_fails_tls(bootstrapped, pg_master, pg_settings):
+    """TLS fails closed: a connection opened for a batch that never ran counts as TLS not shown."""
+    from tenantdb.verify import db_checks
+    from tenantdb.verify.context import Context
+
+    ctx = Context(pg_settings, master_dsn=pg_master.dsn())
+    try:
+        assert ctx.catalog["db_exists"]  # its batch also read the master's pg_stat_ssl row
+        assert [(c.label, c.tls) for c in ctx.connections] == [("master", True)]
+        assert db_checks.tls(ctx).status is Status.PASS
+        ctx.open("orphan", ctx.master.target)
+        tls = db_checks.tls(ctx)
+        assert tls.status is Status.FAIL and "orphan connection: TLS not shown" in tls.detail
+    finally:
+        ctx.close()

@@ -1,17 +1,22 @@
 -- verify/probe_real_tables.sql: ISO-PROBE on the real tenant tables (tenantdb/verify/probe.py).
 --
--- One DO block, so one round trip whatever the number of tables and tenants.
+-- One DO block, so no extra round trip whatever the number of tables and tenants.
 -- As the master it lists the isolated tables in registered tenant schemas
 -- that app_user may read (at most max_tables); then, as app_user (SET LOCAL
 -- ROLE), it sets each of the contexts through tenancy.set_tenant, as an
 -- application does (plain: a tenant id; signed: a token minted by the
--- toolkit), and counts the rows of other tenants it can see: any is a leak,
--- and raises. The first context is a stranger's, which must see nothing.
--- DO takes no bind parameters: the values are quoted literals.
+-- toolkit), and counts the rows of other tenants it can see: any is a leak.
+-- The first context is a stranger's, which must see nothing. The contexts
+-- come from the transaction-local setting verify/probe/stash_contexts.sql
+-- filled (tokens are credentials: never in statement text).
+-- It reports one result, the probe engine's way (verify/probe/attempts.sql):
+--   INFO '<nonce>|real|ok|fact:...'  or  '<nonce>|real|problem|fact:<the leaks>'
 DO $probe$
 DECLARE
+  nonce constant text := {nonce};
+  contexts constant text[] := current_setting('tenantdb.probe_contexts')::text[];
   tbls regclass[]; tbl regclass; context text; tenant uuid; n bigint;
-  contexts constant text[] := {contexts};
+  leaks text[] := ARRAY[]::text[];
 BEGIN
   -- As the master: which tables (app_user may not read the registry).
   SELECT coalesce(array_agg(oid), ARRAY[]::regclass[]) INTO tbls FROM (
@@ -24,16 +29,29 @@ BEGIN
     ORDER BY c.oid LIMIT {max_tables}) t;
   -- Then as app_user (SET LOCAL ROLE), every tenant's context on every table.
   PERFORM set_config('role', {app}, true);
-  IF current_user <> {app} THEN RAISE EXCEPTION 'probe runs as %, not %', current_user, {app}; END IF;
+  IF current_user <> {app} THEN
+    RAISE INFO '%|real|problem|fact:probe runs as %, not %', nonce, current_user, {app};
+    RETURN;
+  END IF;
   FOREACH tbl IN ARRAY tbls LOOP
     FOREACH context IN ARRAY contexts LOOP
-      tenant := {tenancy}.set_tenant(context);  -- as an application sets it
-      EXECUTE format('SELECT count(*) FROM %s WHERE tenant_id IS DISTINCT FROM $1', tbl) INTO n USING tenant;
-      IF n > 0 THEN
-        RAISE EXCEPTION 'tenant % sees % row(s) of other tenants in %', tenant, n, tbl;
-      END IF;
+      BEGIN
+        tenant := {tenancy}.set_tenant(context);  -- as an application sets it
+        EXECUTE format('SELECT count(*) FROM %s WHERE tenant_id IS DISTINCT FROM $1', tbl) INTO n USING tenant;
+        IF n > 0 THEN
+          leaks := leaks || format('tenant %s sees %s row(s) of other tenants in %s', tenant, n, tbl);
+        END IF;
+      EXCEPTION WHEN OTHERS THEN
+        leaks := leaks || format('a context on %s raised %s', tbl, SQLERRM);
+      END;
     END LOOP;
   END LOOP;
-  RAISE NOTICE 'probed % table(s) x % tenant context(s)', cardinality(tbls), cardinality(contexts);
+  IF cardinality(leaks) > 0 THEN
+    RAISE INFO '%|real|problem|fact:%', nonce, array_to_string(leaks[1:5], '; ')
+      || CASE WHEN cardinality(leaks) > 5 THEN format(' (and %s more)', cardinality(leaks) - 5) ELSE '' END;
+  ELSE
+    RAISE INFO '%|real|ok|fact:% table(s) x % tenant context(s) probed, none sees another tenant''s rows',
+      nonce, cardinality(tbls), cardinality(contexts);
+  END IF;
 END
-$probe$;
+$probe$

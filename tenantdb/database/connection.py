@@ -160,11 +160,68 @@ def connect(target: Target, settings: Settings, *, autocommit: bool = False,
 
 
 def tls_info(conn: psycopg.Connection) -> tuple[bool, str]:
-    """(TLS in use, "TLSv1.3 TLS_AES_256_GCM_SHA384") for this session, as the server sees it."""
-    row = conn.execute(sqlfiles.named("session/tls")).fetchone()
-    if row is None:
+    """(TLS in use, "TLSv1.3 TLS_AES_256_GCM_SHA384") for this session, as the server sees it; one round trip."""
+    rows = read_only_batch(conn, [sqlfiles.named("session/tls")])[0]
+    if isinstance(rows, BaseException):
+        raise rows
+    return tls_from(rows[0] if rows else None)
+
+
+def tls_from(row: dict[str, Any] | None) -> tuple[bool, str]:
+    """(TLS in use, version and cipher) from this session's pg_stat_ssl row (ssl, version, cipher)."""
+    if not row:
         return False, "no pg_stat_ssl row for this session"
-    return bool(row[0]), f"{row[1]} {row[2]}".strip()
+    return bool(row["ssl"]), f"{row.get('version') or ''} {row.get('cipher') or ''}".strip()
+
+
+def read_only_batch(conn: psycopg.Connection, queries: list[Any]) -> list[list[dict[str, Any]] | psycopg.Error]:
+    """:func:`batch` in a read-only transaction: a check can never change what it inspects."""
+    return batch(conn, queries, read_only=True)
+
+
+def batch(conn: psycopg.Connection, queries: list[Any], *,
+          read_only: bool) -> list[list[dict[str, Any]] | psycopg.Error]:
+    """Each query's rows (as dicts) in ONE round trip: a pipeline of BEGIN, the queries, ROLLBACK.
+
+    A query is a statement or (statement, parameters). One that fails gets its error in its place,
+    and so does each one after it (the server skips them); the transaction is then rolled back,
+    which costs a second round trip only then. The connection is in autocommit for the pipeline
+    because psycopg waits for its own implicit BEGIN in pipeline mode, while an explicit one rides
+    along; its autocommit setting is restored. Nothing the queries did outlives the call.
+    """
+    from psycopg.rows import dict_row
+
+    conn.rollback()  # nothing to do (and no round trip) when the session is idle
+    was, conn.autocommit = conn.autocommit, True
+    cursors: list[psycopg.Cursor[dict[str, Any]]] = []
+    error: psycopg.Error | None = None
+    try:
+        try:
+            with conn.pipeline():
+                conn.execute(sqlfiles.named("session/begin_read_only" if read_only else "session/begin"))
+                for query in queries:
+                    statement, params = query if isinstance(query, tuple) else (query, None)
+                    cursors.append(conn.cursor(row_factory=dict_row))
+                    cursors[-1].execute(statement, params)
+                conn.execute(sqlfiles.named("session/rollback"))
+        except psycopg.Error as exc:
+            error = exc
+        return [_rows(cur, error) for cur in cursors]
+    finally:
+        if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.execute(sqlfiles.named("session/rollback"))  # only after a failure
+        if not conn.closed:
+            conn.autocommit = was
+
+
+def _rows(cur: psycopg.Cursor[dict[str, Any]], error: psycopg.Error | None) -> list[dict[str, Any]] | psycopg.Error:
+    """A pipelined query's rows, or the error that stopped it (it, or one before it, failed)."""
+    status = cur.pgresult.status if cur.pgresult is not None else None
+    if status == psycopg.pq.ExecStatus.TUPLES_OK:
+        return cur.fetchall()
+    if status == psycopg.pq.ExecStatus.COMMAND_OK:
+        return []
+    return error or psycopg.InterfaceError("the query returned no result")
 
 
 def fetch_one_dict(conn: psycopg.Connection, query: Any, params: Any = None) -> dict[str, Any] | None:

@@ -4,8 +4,13 @@ once per run: the instance, each key, each secret's metadata and value).
 
 Every look-up that fails raises; :func:`tenantdb.report.run_check` turns that
 into ERROR for the check that asked, so a failure never becomes a PASS.
-Every database connection goes through :meth:`Context.connect`, which records
-whether the server saw TLS, for the TLS check.
+Every database connection goes through :meth:`Context.open` (or
+:meth:`Context.connect`), which records whether the server saw TLS, for the TLS
+check. Round trips are few: the master's connection to db_name opens with one
+read-only batch (the catalog) that carries its TLS facts and those of AC1, AC6,
+AC7, AC8, EXTENSIONS, pg_stat_statements, plain ISO-SIGNED and (signed mode) the
+context keys; a connection opened for a batch of its own reads its TLS facts in
+that batch (:meth:`Context.open`, :meth:`Context.record_tls`).
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from functools import cached_property
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from tenantdb.database import connection as db
+from tenantdb.database import sqlfiles
+from tenantdb.database.context_token import Key, KeyRing
 from tenantdb.database.master import ADMIN_DB, MasterTarget, app_address, resolve_master
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
@@ -39,6 +47,7 @@ class Context:
     master_dsn: str | None = None
     connections: list[Connection] = field(default_factory=list)
     _open: list[psycopg.Connection] = field(default_factory=list)
+    _pending: dict[int, Connection] = field(default_factory=dict)
     _keys: dict[str, str] = field(default_factory=dict)
     _secrets: dict[tuple[str, str], Any] = field(default_factory=dict)
 
@@ -107,33 +116,106 @@ class Context:
 
     # ----- database -----------------------------------------------------------
     def connect(self, label: str, target: db.Target) -> psycopg.Connection:
-        """A TLS connection, recorded (with what the server says about its TLS) and closed by :meth:`close`."""
-        conn = db.connect(target, self.settings, application_name=APP_NAME)
-        self._open.append(conn)
-        on, version = db.tls_info(conn)
-        conn.rollback()
-        self.connections.append(Connection(label, target.describe(), on, version))
+        """A TLS connection, recorded with what the server says about its TLS (one round trip:
+        pg_stat_ssl, pipelined) and closed by :meth:`close`."""
+        conn = self.open(label, target)
+        rows = db.read_only_batch(conn, [sqlfiles.named("session/tls")])[0]
+        self.record_tls(conn, None if isinstance(rows, BaseException) or not rows else rows[0])
         return conn
 
+    def open(self, label: str, target: db.Target) -> psycopg.Connection:
+        """A TLS connection whose TLS facts ride on its first round trip: the caller puts
+        sql/session/tls.sql into that batch and hands its row to :meth:`record_tls`. Until then the
+        connection counts as TLS not shown, so the TLS check FAILs if the caller never does.
+
+        Server-side facts (pg_stat_ssl), not libpq's ``ssl_in_use``: the TLS check proves the
+        server itself sees TLS on each session (a TLS-terminating proxy in between would satisfy
+        the client side alone), and reading them in a batch already made costs no round trip.
+        """
+        conn = db.connect(target, self.settings, application_name=APP_NAME)
+        self._open.append(conn)
+        entry = Connection(label, target.describe(), False, "TLS not shown (its first query did not run)")
+        self.connections.append(entry)
+        self._pending[id(conn)] = entry
+        return conn
+
+    def tls_pending(self, conn: psycopg.Connection) -> bool:
+        return id(conn) in self._pending
+
+    def record_tls(self, conn: psycopg.Connection, row: dict[str, Any] | None) -> None:
+        """This connection's pg_stat_ssl row (ssl, version, cipher) as read in its first batch."""
+        entry = self._pending.pop(id(conn))
+        entry.tls, entry.tls_version = db.tls_from(row)
+
     @cached_property
-    def admin(self) -> psycopg.Connection:
-        """The master, connected to the admin database (cluster-wide catalogs; works before db_name exists)."""
-        return self.connect("master", self.master.target)
+    def _master_session(self) -> tuple[psycopg.Connection, dict[str, Any]]:
+        """The master on db_name and the catalog facts, read in that connection's first round trip."""
+        target = self.master.target.with_db(self.settings.db_name)
+        conn = self.open("master", target)
+        return conn, self._read_catalog(conn, in_db=True)
 
     @cached_property
     def master_db(self) -> psycopg.Connection:
-        """The master, connected to db_name."""
-        return self.connect("master", self.master.target.with_db(self.settings.db_name))
+        """The master, connected to db_name (opened with the catalog's round trip, which records its TLS)."""
+        return self._master_session[0]
 
     @cached_property
     def catalog(self) -> dict[str, Any]:
-        """One round trip for AC1/AC6/AC7/AC8's database facts."""
+        """One round trip for AC1/AC6/AC7/AC8/EXTENSIONS' database facts, pg_stat_statements' and
+        plain ISO-SIGNED's (sql/verify/catalog.sql, sql/verify/pg_stat_statements.sql).
+
+        Read on db_name; when db_name does not exist, on the admin database (cluster-wide
+        catalogs), and then the facts of db_name (extensions, pg_stat_statements, the key table)
+        are None, so the checks that need them ERROR."""
+        try:
+            return self._master_session[1]
+        except db.ConnectError as exc:
+            if "does not exist" not in str(exc) or "database" not in str(exc):
+                raise
+        target = self.master.target
+        return self._read_catalog(self.open("master", target), in_db=False)
+
+    def _read_catalog(self, conn: psycopg.Connection, *, in_db: bool) -> dict[str, Any]:
         s = self.settings
-        names = [n for n in s.db_parameters if not n.startswith("rds.")]
-        row = db.fetch_one_dict(self.admin, _CATALOG, {"db": s.db_name, "app": s.app_role, "names": names})
-        self.admin.rollback()
-        assert row is not None
+        values = {"db": sql.Literal(s.db_name), "app": sql.Literal(s.app_role),
+                  "names": sql.Literal([n for n in s.db_parameters if not n.startswith("rds.")]),
+                  "extensions": sql.Literal(list(s.extensions)), "tenancy": sql.Literal(s.tenancy_schema)}
+        queries = [sqlfiles.named("verify/pg_stat_statements")] if in_db else []
+        queries.append(sqlfiles.named("verify/catalog", values))
+        signed = in_db and s.tenant_context == "signed"
+        if signed:  # last: a missing key table stops nothing else
+            queries.append(sqlfiles.named("context_key/keys", {"tenancy": sql.Identifier(s.tenancy_schema)}))
+        results = db.read_only_batch(conn, queries)
+        rows = results[1 if in_db else 0]
+        if isinstance(rows, BaseException):
+            raise rows
+        row = rows[0]
+        self.record_tls(conn, row.pop("tls"))
+        row["context_keys"] = results[-1] if signed else None
+        if not in_db:
+            row.update(extensions=None, offered=None, context_key_table=None, pg_stat_statements=None)
         return row
+
+    @property
+    def db_keys(self) -> KeyRing:
+        """The context keys in tenancy.context_keys (signed mode), read with the catalog as the master."""
+        rows = self.catalog["context_keys"]
+        if isinstance(rows, BaseException):
+            raise ToolkitError(f"{self.settings.tenancy_schema}.context_keys not read: {db.first_line(rows)}")
+        if rows is None:
+            raise ToolkitError("context keys are read in signed mode from db_name only")
+        return KeyRing(tuple(Key(r["kid"], bytes(r["key"]), int(r["created_at"]),
+                                 None if r["retires_at"] is None else int(r["retires_at"])) for r in rows))
+
+    @property
+    def key_ring(self) -> KeyRing:
+        """The key ring to mint with (as tenantdb.database.context_key.ring), without a round trip of its own."""
+        found = self.db_keys
+        if not any(k.retires_at is None for k in found.keys):
+            s = self.settings
+            raise ToolkitError(f"{s.tenancy_schema}.context_keys has no current context key; run "
+                               f"`tenantdb bootstrap --env {s.environment}` with tenant_context = \"signed\"")
+        return found
 
     @property
     def app_secret(self) -> dict[str, Any]:
@@ -161,20 +243,3 @@ class Context:
                 pass
         self._open.clear()
 
-
-_CATALOG = """
-SELECT current_setting('server_version') AS server_version,
-       current_setting('server_version_num')::int AS server_version_num,
-       (SELECT json_object_agg(name, json_build_object('setting', setting, 'unit', unit))
-          FROM pg_settings WHERE name = ANY(%(names)s)) AS settings,
-       EXISTS (SELECT FROM pg_database WHERE datname = %(db)s) AS db_exists,
-       (SELECT row_to_json(r) FROM (
-          SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication
-          FROM pg_roles WHERE rolname = %(app)s) r) AS app_role,
-       CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = %(app)s)
-             AND EXISTS (SELECT FROM pg_database WHERE datname = %(db)s)
-            THEN json_build_object(
-              'CONNECT', has_database_privilege(%(app)s, %(db)s, 'CONNECT'),
-              'CREATE', has_database_privilege(%(app)s, %(db)s, 'CREATE'),
-              'TEMPORARY', has_database_privilege(%(app)s, %(db)s, 'TEMPORARY')) END AS app_db_privileges
-"""

@@ -10,7 +10,7 @@ PASS, so `verify --fail-on-skip` still refuses it.
 from __future__ import annotations
 
 from tenantdb.database import extensions as ext
-from tenantdb.database import sqlfiles
+from tenantdb.errors import ToolkitError
 from tenantdb.report import Check, failed, passed, skipped
 from tenantdb.verify.context import Context
 
@@ -21,12 +21,10 @@ def extensions(ctx: Context) -> list[Check]:
     from tenantdb import checks
 
     s = ctx.settings
-    conn = ctx.master_db
-    try:
-        have = ext.installed(conn, s.extensions)
-        offered = {n for (n,) in conn.execute(sqlfiles.named("extensions/available"), (list(s.extensions),))}
-    finally:
-        conn.rollback()
+    have, offered = ctx.catalog["extensions"], ctx.catalog["offered"]  # read with the catalog, no round trip
+    if have is None or offered is None:
+        raise ToolkitError(f"database {s.db_name} does not exist (AC7); its extensions are not shown")
+    offered = set(offered)
     lacking = {n: why for n, why in ext.missing_on_standin(s, have).items() if n not in offered}
     problems = [f"{n} not installed in {s.db_name}: " + ("run tenantdb bootstrap" if n in offered else
                 "the server does not offer it (pg_available_extensions)")

@@ -9,9 +9,14 @@ context, an empty one or a malformed one sees nothing (and raises nothing),
 and that A can neither insert, update nor delete B's rows. A's context is set
 the way an application sets it, ``SELECT tenancy.set_tenant(%s)`` with what
 the mode asks for (the id, or in signed mode a token minted with the
-database's key); in signed mode A's bare id written to the setting must see
-nothing too. Everything is rolled back; the check then confirms nothing was
-left behind.
+database's key, bound as a parameter); in signed mode A's bare id written to
+the setting must see nothing too. Everything is rolled back; the check then
+confirms nothing was left behind.
+
+One pipeline (tenantdb/verify/batch.py), so one round trip (and, in signed mode,
+the key read once per run to mint A's token): each attempt runs server-side in
+its own undone sub-transaction and reports on its own; a result that does not
+come back is a failure.
 """
 
 from __future__ import annotations
@@ -24,29 +29,55 @@ from psycopg import sql
 
 from tenantdb.database import connection as db
 from tenantdb.database import sqlfiles
-from tenantdb.database.context_key import context_for
-from tenantdb.report import Check, failed, passed
+from tenantdb.report import Check, errored, failed, passed
+from tenantdb.settings import Settings
+from tenantdb.verify import batch
+from tenantdb.verify.batch import Statement, Step
 from tenantdb.verify.context import Context
+from tenantdb.verify.probe import minter
 
 ID, TITLE = "AC10", "Row-level security proven as app_user (rolled back)"
 EXPECTED = ("A sees only A's rows; no/empty/malformed context sees none; A cannot write B's rows; "
             "nothing left behind")
 
+TEXTS = batch.Texts(rows="{what} sees {n} rows", rows_raised="{what} raised instead of matching nothing: {error}",
+                    touched="{what} touched {n}", refused="{what} refused by the policy")
+"""AC10's wording (its report predates ISO-PROBE's)."""
+WRITES = (("insert_b", "policy", "insert of B's row", "insert"),
+          ("update_b", "none", "update of B's rows", "update_other"),
+          ("delete_b", "none", "delete of B's rows", "delete_other"),
+          ("move", "policy", "moving A's rows to B", "move_rows"))
+"""What A tries on B's rows: (key, kind, what, sql/verify/isolation file)."""
+
 
 def ac10_rls(ctx: Context) -> Check:
     s = ctx.settings
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    a_context = minter(ctx)(a)
     conn, how = _app_session(ctx)
     scratch = f"tenantdb_verify_{secrets.token_hex(4)}"
-    try:
-        found, problems = _probe(conn, ctx, how, scratch)
-    finally:
-        conn.rollback()
-    leftover = ctx.master_db.execute(_q("leftover"), (scratch,)).fetchone()
-    ctx.master_db.rollback()
-    if leftover and leftover[0]:
-        problems.append(f"schema {scratch} was left behind")
-    else:
-        found.append("nothing left behind")
+    res = batch.Results()
+    forged = [("empty", ""), ("malformed", "not-a-uuid")]
+    if s.tenant_context == "signed":
+        forged.append(("unsigned bare id", a))
+    leftover = batch.attempts(conn, res, [Step("leftover", "check", sqlfiles.named(
+        "verify/probe/leftover", {"schema": sql.Literal(scratch)}))])
+    batch.run(conn, res, [*_statements(conn, s, res, how, scratch, a, b, a_context, forged), leftover],
+              after_failure=[leftover])
+    if "whoami" in res.got and not res.got["whoami"][0]:
+        return failed(ID, TITLE, EXPECTED, f"as {s.app_role} ({how})", res.got["whoami"][1].removeprefix("fact:"))
+    if res.stopped and not res.got.keys() - {"leftover"}:
+        return errored(ID, TITLE, f"the proof could not run: {res.stopped}", EXPECTED)
+    expected = [("whoami", "require", ""), ("fresh", "check", "current_tenant_id()"), ("rls", "check", "RLS"),
+                ("no_context", "count", "no context"), ("a_sees", "check", "")]
+    for i, (label, _) in enumerate(forged):
+        expected += [(f"forged{i}.forge", "forge", f"{label} context: writing the setting"),
+                     (f"forged{i}", "count", f"{label} context")]
+    expected += [(key, kind, what) for key, kind, what, _ in WRITES] + [("leftover", "check", "")]
+    lines, extra = batch.judge(res, expected, TEXTS)
+    quiet = {"whoami", "fresh", *(f"forged{i}.forge" for i in range(len(forged)))}  # shown only when they fail
+    found = [line for key, ok, line in lines if ok and key not in quiet]
+    problems = [line for _, ok, line in lines if not ok] + extra
     actual = f"as {s.app_role} ({how}): " + "; ".join(found)
     if problems:
         return failed(ID, TITLE, EXPECTED, actual, "; ".join(problems))
@@ -69,95 +100,42 @@ def _q(name: str, /, **values: sql.Composable) -> sql.Composed:
     return sqlfiles.named(f"verify/isolation/{name}", values)
 
 
-def _probe(conn: psycopg.Connection, ctx: Context, how: str, scratch: str) -> tuple[list[str], list[str]]:
-    s = ctx.settings
-    a, b = str(uuid.uuid4()), str(uuid.uuid4())
-    found: list[str] = []
-    problems: list[str] = []
+def _statements(conn: psycopg.Connection, s: Settings, res: batch.Results, how: str, scratch: str, a: str, b: str,
+                a_context: str, forged: list[tuple[str, str]]) -> list[Statement]:
+    """The whole proof, in order, for one pipeline."""
     tenancy = sql.Identifier(s.tenancy_schema)
     setting = sql.Literal(s.tenant_setting)
-    a_context = context_for(s, ctx.master_db, a)  # before the transaction: it reads the key as the master
-    set_tenant = _q("set_tenant", tenancy=tenancy)
-
-    def context(value: str) -> None:
-        """Write the setting directly, as a forger would (no helper to refuse the value)."""
-        conn.execute(_q("forge_context", setting=setting), (value,))
-
-    def as_a() -> None:
-        conn.execute(set_tenant, (a_context,))
-
-    def visible() -> list[str]:
-        return [str(r[0]) for r in conn.execute(_q("visible", table=table)).fetchall()]
-
-    with conn.transaction(force_rollback=True):
-        if how.startswith("SET ROLE"):
-            conn.execute(_q("as_app_user", app_role=sql.Identifier(s.app_role)))
-        user = conn.execute(_q("whoami")).fetchone()
-        if not user or user[0] != s.app_role:
-            return found, [f"running as {user[0] if user else '?'}, not {s.app_role}"]
-        if conn.execute(_q("no_context_yet", tenancy=tenancy)).fetchone() != (True,):
-            problems.append("current_tenant_id() is not NULL before any context is set")
-        table = _create_table(conn, s.app_create_on_database, scratch)
-        # Rows of two tenants go in before RLS is switched on, so this session never sets a context
-        # until the "no context" read below.
-        insert = _q("insert", table=table)
-        conn.execute(insert, (a, "a1"))
-        conn.execute(insert, (a, "a2"))
-        conn.execute(insert, (b, "b1"))
-        conn.execute(_q("enable_rls", table=table, tenancy=tenancy))
-        found.append(f"RLS enabled and forced on {table.as_string(conn)}")
-
-        rows = visible()
-        (problems if rows else found).append(f"no context sees {len(rows)} rows")
-        as_a()
-        rows = visible()
-        if sorted(rows) != [a, a]:
-            problems.append(f"tenant A sees {len(rows)} rows, {sum(r != a for r in rows)} of another tenant")
-        else:
-            found.append("A sees its 2 rows of 3")
-        forged = [("empty", ""), ("malformed", "not-a-uuid")]
-        if s.tenant_context == "signed":
-            forged.append(("unsigned bare id", a))
-        for label, value in forged:
-            context(value)
-            try:
-                with conn.transaction():  # a savepoint: a raising function must not end the probe
-                    rows = visible()
-            except psycopg.Error as exc:
-                problems.append(f"{label} context raised instead of matching nothing: {db.first_line(exc)}")
-                continue
-            (problems if rows else found).append(f"{label} context sees {len(rows)} rows")
-
-        as_a()
-        _expect_refused(conn, lambda: conn.execute(insert, (b, "forged")), "insert of B's row", found, problems)
-        for verb, name in (("update", "update_other"), ("delete", "delete_other")):
-            n = conn.execute(_q(name, table=table), (b,)).rowcount
-            (problems if n else found).append(f"{verb} of B's rows touched {n}")
-        _expect_refused(conn, lambda: conn.execute(_q("move_rows", table=table), (b,)),
-                        "moving A's rows to B", found, problems)
-    return found, problems
+    out: list[Statement] = [batch.plain("probe/begin")]
+    if how.startswith("SET ROLE"):
+        out.append((_q("as_app_user", app_role=sql.Identifier(s.app_role)), None))
+    out.append(batch.attempts(conn, res, [Step("whoami", "require", _q("whoami", app=sql.Literal(s.app_role))),
+                                          Step("fresh", "check", _q("no_context_yet", tenancy=tenancy))]))
+    table, create = _create_table(s.app_create_on_database, scratch)
+    out += create
+    # Rows of two tenants go in before RLS is switched on, so this session never sets a context
+    # until the "no context" read below.
+    out += [(_q("insert", table=table, tenant=sql.Literal(t), note=sql.Literal(n)), None)
+            for t, n in ((a, "a1"), (a, "a2"), (b, "b1"))]
+    out += [(_q("enable_rls", table=table), None), (_q("create_policy", table=table, tenancy=tenancy), None)]
+    name = sql.Literal(table.as_string(conn))
+    out.append(batch.attempts(conn, res, [Step("rls", "check", _q("rls_state", table_name=name)),
+                                          Step("no_context", "count", _q("visible", table=table))]))
+    set_a = (_q("set_tenant", tenancy=tenancy), (a_context,))
+    reads = [Step("a_sees", "check", _q("sees_own", table=table, tenant=sql.Literal(a)))]
+    for i, (_, value) in enumerate(forged):
+        reads += [Step(f"forged{i}.forge", "forge", _q("forge_context", setting=setting, value=sql.Literal(value))),
+                  Step(f"forged{i}", "count", _q("visible", table=table))]
+    writes = [Step(key, kind, _q(file, table=table, tenant=sql.Literal(b), note=sql.Literal("forged")))
+              for key, kind, _, file in WRITES]
+    out += [set_a, batch.attempts(conn, res, reads), set_a, batch.attempts(conn, res, writes)]
+    return [*out, batch.plain("probe/rollback")]
 
 
-def _create_table(conn: psycopg.Connection, in_schema: bool, scratch: str) -> sql.Composable:
+def _create_table(in_schema: bool, scratch: str) -> tuple[sql.Composable, list[Statement]]:
     """A scratch schema when app_user may create one (AC8's CREATE), else a temporary table."""
     if in_schema:
-        conn.execute(_q("create_schema", schema=sql.Identifier(scratch)))
         table: sql.Composable = sql.Identifier(scratch, "rls_probe")
-        conn.execute(_q("create_table", table=table))
-    else:
-        table = sql.Identifier("pg_temp", f"{scratch}_probe")
-        conn.execute(_q("create_temp_table", table=sql.Identifier(f"{scratch}_probe")))
-    return table
-
-
-def _expect_refused(conn: psycopg.Connection, action, what: str, found: list[str], problems: list[str]) -> None:
-    try:
-        with conn.transaction():
-            action()
-    except psycopg.errors.InsufficientPrivilege as exc:
-        if "row-level security" in str(exc):
-            found.append(f"{what} refused by the policy")
-            return
-        problems.append(f"{what} failed for another reason: {db.first_line(exc)}")
-        return
-    problems.append(f"{what} succeeded")
+        return table, [(_q("create_schema", schema=sql.Identifier(scratch)), None),
+                       (_q("create_table", table=table), None)]
+    table = sql.Identifier("pg_temp", f"{scratch}_probe")
+    return table, [(_q("create_temp_table", table=sql.Identifier(f"{scratch}_probe")), None)]

@@ -121,11 +121,10 @@ def query(s: Settings) -> sql.Composed:
 
 
 def collect(conn: psycopg.Connection, s: Settings) -> tuple[dict[str, list[dict[str, str]]], dict[str, int]]:
-    """(findings by check id, counts) from one catalog query, in a read-only transaction."""
-    conn.rollback()
-    with conn.transaction():
-        conn.execute(sqlfiles.named("verify/read_only"))
-        rows = db.fetch_all_dicts(conn, query(s))
+    """(findings by check id, counts) from one catalog query, in a read-only transaction: one round trip."""
+    rows = db.read_only_batch(conn, [query(s)])[0]
+    if isinstance(rows, BaseException):
+        raise rows
     findings: dict[str, list[dict[str, str]]] = {}
     counts: dict[str, int] = {}
     for r in rows:

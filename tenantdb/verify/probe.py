@@ -14,17 +14,24 @@ session, so the tenant setting has never existed in it):
   context sees no row of another tenant, and a stranger's context sees nothing;
 - a context set with SET LOCAL does not survive into the next transaction.
 
+All of it is one pipeline (tenantdb/verify/batch.py): the attacks run server-side,
+each in its own undone sub-transaction, and each reports on its own; a result that
+does not come back is a failure. Round trips: the registered tenants (to mint their
+contexts), then the pipeline, rollback and "nothing left behind" included.
+
 A valid context is set the way an application sets it, ``SELECT
 tenancy.set_tenant(%s)``, with what the mode asks for: the tenant id (plain)
-or a token minted with the database's current key (signed, read once as the
-master); forged contexts are written to the setting directly. In signed mode
-a bare tenant id is one of the forged contexts.
+or a token minted with the database's current key (signed, read once per run
+as the master); forged contexts are written to the setting directly. In signed
+mode a bare tenant id is one of the forged contexts. Tokens travel as bound
+parameters, never in statement text.
 
 ISO-PROBE-ROLE needs app_user's own login (the connection secret): SET ROLE
 checks the *session* user's memberships, so from a master session it would
 prove nothing. It tries SET ROLE to the migrator, the master and
 platform_admin, each of which must fail, and repeats the pooled-connection
-test on that login. With ``--master-dsn`` there is no such login: SKIP, said so.
+test on that login, in one pipeline. With ``--master-dsn`` there is no such
+login: SKIP, said so.
 """
 
 from __future__ import annotations
@@ -37,9 +44,11 @@ import psycopg
 from psycopg import sql
 
 from tenantdb.database import connection as db
-from tenantdb.database import context_key, roles, sqlfiles
+from tenantdb.database import roles, sqlfiles
 from tenantdb.report import Check, errored, failed, passed, skipped
 from tenantdb.settings import Settings
+from tenantdb.verify import batch
+from tenantdb.verify.batch import Statement, Step
 from tenantdb.verify.context import Context
 
 ID, TITLE = "ISO-PROBE", "Tenant isolation probed live as app_user (rolled back)"
@@ -50,11 +59,29 @@ ROLE_ID, ROLE_TITLE = "ISO-PROBE-ROLE", "app_user cannot SET ROLE to privileged 
 ROLE_EXPECTED = "SET ROLE to the migrator, master and platform_admin refused on app_user's own login"
 
 REAL_TABLES = 200
-"""Real isolated tables probed at most (a bounded, single round trip)."""
+"""Real isolated tables probed at most (all in the same round trip)."""
 REAL_TENANTS = 20
 """Registered tenants whose context is probed on them at most."""
 
 MALFORMED = ("not-a-uuid", "' OR '1'='1", "00000000-0000-0000-0000-00000000000g", " ")
+
+BLIND = (("read", "count", "{label} context:", "count"),
+         ("insert", "refused", "{label} context: insert", "insert_without_context"),
+         ("update", "none", "{label} context: update", "update_all"),
+         ("delete", "none", "{label} context: delete", "delete_all"))
+"""What a session without a valid context tries: (key, kind, what, sql/verify/probe file)."""
+AS_A = (("a_reads", "check", "A reads", "visible", "a"),
+        ("a_by_id", "count", "A reading B's rows by id:", "count_tenant", "b"),
+        ("a_insert_b", "refused", "A inserting a row for B", "insert_for_other", "b"),
+        ("a_update_b", "none", "A's update of B's rows", "update_other", "b"),
+        ("a_delete_b", "none", "A's delete of B's rows", "delete_other", "b"),
+        ("a_move", "refused", "A moving its rows to B", "move_rows", "b"))
+"""What tenant A tries: (key, kind, what, file, whose tenant id the statement names)."""
+ATTACKS = (("disabling RLS", "attack_disable_rls"), ("NO FORCE RLS", "attack_no_force_rls"),
+           ("dropping the tenant policy", "attack_drop_policy"), ("adding an always-true policy", "attack_open_policy"),
+           ("altering the table", "attack_alter_table"), ("truncating (ignores RLS)", "attack_truncate"))
+"""DDL an attacker holding app_user's login would try: each needs ownership, each reported on its own."""
+TAIL = (("real", "check", "real tenant tables:"), ("pooled", "check", "SET LOCAL context"), ("leftover", "check", ""))
 
 
 def _q(name: str, /, **values: sql.Composable) -> sql.Composed:
@@ -62,230 +89,172 @@ def _q(name: str, /, **values: sql.Composable) -> sql.Composed:
     return sqlfiles.named(f"verify/probe/{name}", values)
 
 
-class _Probe:
-    """Collects what held (found) and what did not (problems)."""
-
-    def __init__(self, conn: psycopg.Connection):
-        self.conn = conn
-        self.found: list[str] = []
-        self.problems: list[str] = []
-
-    def expect(self, ok: bool, what: str) -> None:
-        (self.found if ok else self.problems).append(what)
-
-    def touches_none(self, stmt: sql.Composable, args: tuple, what: str) -> None:
-        """``stmt`` must run and touch no row (a savepoint keeps an error from ending the probe)."""
-        try:
-            with self.conn.transaction(force_rollback=True):  # undone either way: probes stay independent
-                n = self.conn.execute(stmt, args or None).rowcount
-        except psycopg.Error as exc:
-            self.problems.append(f"{what} raised {db.first_line(exc)}")
-            return
-        self.expect(n == 0, f"{what} touched {n} rows")
-
-    def refused(self, action: Callable[[], object], what: str, sqlstate: str = "42501") -> None:
-        """``action`` must fail with ``sqlstate`` (default insufficient_privilege), inside a savepoint."""
-        try:
-            with self.conn.transaction(force_rollback=True):
-                action()
-        except psycopg.Error as exc:
-            if exc.sqlstate == sqlstate:
-                self.found.append(f"{what} refused")
-            else:
-                self.problems.append(f"{what} failed for another reason: {db.first_line(exc)}")
-            return
-        self.problems.append(f"{what} succeeded")
-
-
 def iso_probe(ctx: Context) -> list[Check]:
     """ISO-PROBE and ISO-PROBE-ROLE; when the probe cannot run, both are ERROR with the reason."""
     try:
-        return _iso_probe(ctx)
+        mint = minter(ctx)
+        main = _iso_probe(ctx, mint)
     except Exception as exc:  # noqa: BLE001 - fail closed, under both ids
         reason = f"{type(exc).__name__}: {db.first_line(exc)}"
         return [errored(ID, TITLE, reason, EXPECTED), errored(ROLE_ID, ROLE_TITLE, reason, ROLE_EXPECTED)]
+    return [main, _role_check(ctx, mint)]
 
 
-def _iso_probe(ctx: Context) -> list[Check]:
-    s = ctx.settings
-    conn = ctx.connect("master (probe)", ctx.master.target.with_db(s.db_name))
-    scratch = f"tenantdb_probe_{secrets.token_hex(4)}"
-    p = _Probe(conn)
-    mint = minter(s, conn)
-    try:
-        probe_rows(conn, s, scratch, p, mint)
-        probe_real_tables(conn, s, p, mint)
-        probe_pooled(conn, s, p, mint)
-    finally:
-        conn.rollback()
-    left = conn.execute(_q("leftover"), (scratch,)).fetchone()
-    conn.rollback()
-    p.expect(left == (0,), "nothing left behind" if left == (0,) else f"schema {scratch} left behind")
-    actual = f"as {s.app_role} (SET ROLE from the master): {len(p.found)} held"
-    main = (failed(ID, TITLE, EXPECTED, actual, "; ".join(p.problems)) if p.problems
-            else passed(ID, TITLE, EXPECTED, actual, "; ".join(p.found)))
-    return [main, _role_check(ctx)]
-
-
-def minter(s: Settings, master: psycopg.Connection) -> Callable[[str], str]:
+def minter(ctx: Context) -> Callable[[str], str]:
     """tenant id -> the context an application passes to set_tenant: the id (plain), or a token
-    (signed) minted with the key ring read once, as the master, from the database."""
+    (signed) minted with the run's key ring (read with the catalog, as the master: no round trip
+    of its own)."""
+    s = ctx.settings
     if s.tenant_context != "signed":
         return lambda tenant: tenant
-    ring = context_key.ring(s, conn=master)
+    ring = ctx.key_ring
     ttl = min(300, s.context_token_max_ttl_s)  # outlives a slow probe; never beyond the longest lifetime
     return lambda tenant: ring.mint(tenant, ttl)
 
 
+def _iso_probe(ctx: Context, mint: Callable[[str], str]) -> Check:
+    s = ctx.settings
+    conn = ctx.open("master (probe)", ctx.master.target.with_db(s.db_name))
+    # One round trip before the probe: this session's TLS and the tenants whose contexts it mints.
+    tls, registered = db.read_only_batch(conn, [sqlfiles.named("session/tls"), sqlfiles.named(
+        "verify/registered_tenants", {"registry": sql.Identifier(s.tenancy_schema, "tenants"),
+                                      "max_tenants": sql.Literal(REAL_TENANTS)})])
+    for rows in (tls, registered):
+        if isinstance(rows, BaseException):
+            raise rows
+    ctx.record_tls(conn, tls[0] if tls else None)
+    ids = [str(r["tenant_id"]) for r in registered]
+    scratch = f"tenantdb_probe_{secrets.token_hex(4)}"
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    res = batch.Results()
+    forged = _forged(s, a)
+    statements = [*_rows(conn, s, res, scratch, a, b, forged, mint(a)),
+                  *_real_tables(s, res, [mint(t) for t in (str(uuid.uuid4()), *ids)]),
+                  batch.plain("probe/rollback"),
+                  *_pooled(conn, s, res, mint(str(uuid.uuid4())), as_app=True)]
+    leftover = _leftover(conn, res, scratch)
+    batch.run(conn, res, [*statements, leftover], after_failure=[leftover])
+    expected = [("whoami", "require", "")]
+    expected += [(f"ctx{i}.{key}", kind, what.format(label=label)) for i, (label, _) in enumerate(forged)
+                 for key, kind, what, _ in BLIND]
+    expected += [(f"ctx{i}.forge", "forge", f"{label} context: writing the setting")
+                 for i, (label, value) in enumerate(forged) if value is not None]
+    expected += [(key, kind, what) for key, kind, what, _, _ in AS_A]
+    expected += [(f"attack.{name}", "refused", f"app_user {what}") for what, name in ATTACKS]
+    expected += list(TAIL)
+    found, problems = _sort(res, expected, forged)
+    actual = f"as {s.app_role} (SET ROLE from the master): {len(found)} held"
+    if res.stopped and not res.got.keys() - {"leftover"}:
+        return errored(ID, TITLE, f"the probe could not run: {res.stopped}", EXPECTED)
+    if problems:
+        return failed(ID, TITLE, EXPECTED, actual, "; ".join(problems))
+    return passed(ID, TITLE, EXPECTED, actual, "; ".join(found))
+
+
+def _forged(s: Settings, a: str) -> list[tuple[str, str | None]]:
+    """(label, value written to the setting; None: left as the session has it) of each invalid context."""
+    forged = [("unset", None), ("empty", ""), *((f"malformed {m!r}", m) for m in MALFORMED)]
+    if s.tenant_context == "signed":
+        forged.append(("unsigned bare id", a))
+    return forged
+
+
+def _sort(res: batch.Results, expected: list[tuple[str, str, str]],
+          forged: list[tuple[str, str | None]]) -> tuple[list[str], list[str]]:
+    """(found, problems); a context whose four attempts all held is one line, as is a stopped probe's cause."""
+    if "whoami" in res.got and not res.got["whoami"][0]:
+        return [], [res.got["whoami"][1].removeprefix("fact:")]
+    session = res.got.get("whoami", (True, "fact:unset"))[1].removeprefix("fact:")
+    lines, extra = batch.judge(res, expected)
+    found: list[str] = []
+    problems: list[str] = []
+    by_context: dict[str, list[tuple[bool, str]]] = {}
+    for key, ok, line in lines:
+        if key == "whoami" or (ok and key.endswith(".forge")):
+            continue
+        if key.startswith("ctx0."):
+            line = line.replace("unset context", f"{session} context", 1)
+        if key.startswith("ctx") and ok:
+            by_context.setdefault(key.split(".")[0], []).append((ok, line))
+            continue
+        (found if ok else problems).append(line)
+    for i, (label, _) in enumerate(forged):
+        held = by_context.get(f"ctx{i}", [])
+        if len(held) == len(BLIND):
+            found.insert(i, f"{session if i == 0 else label} context: reads 0 rows, insert refused, "
+                            "update and delete touch none")
+        else:
+            found += [line for _, line in held]
+    return found, problems + extra
+
+
 # ----- the scratch table ---------------------------------------------------------
 
-def _setup(conn: psycopg.Connection, s: Settings, scratch: str, a: str, b: str) -> sql.Composable:
-    """As the master then the migrator: a tenant-like schema, a table, rows of A and B, isolation on."""
+def _rows(conn: psycopg.Connection, s: Settings, res: batch.Results, scratch: str, a: str, b: str,
+          forged: list[tuple[str, str | None]], a_context: str) -> list[Statement]:
+    """As the master then the migrator: a tenant-like schema, a table, rows of A and B, isolation on;
+    then as app_user the invalid contexts, A's context set with the helper, and A's attempts."""
     table = sql.Identifier(scratch, "probe")
-    conn.execute(sql.SQL(";\n").join(roles.tenant_schema_sql(s, scratch)))
-    conn.execute(_q("as_migrator", migrator=sql.Identifier(s.migrator_role)))
-    conn.execute(_q("create_table", table=table))
-    # Rows go in before isolation, so this session never sets a tenant context before the "unset" reads.
-    conn.execute(_q("seed_rows", table=table), (a, a, b))
-    conn.execute(_q("isolate", tenancy=sql.Identifier(s.tenancy_schema)), (scratch,))
-    conn.execute(_q("as_app_user", app_role=sql.Identifier(s.app_role)))
-    return table
-
-
-def probe_rows(conn: psycopg.Connection, s: Settings, scratch: str, p: _Probe,
-               mint: Callable[[str], str]) -> None:
-    a, b = str(uuid.uuid4()), str(uuid.uuid4())
-    with conn.transaction(force_rollback=True):
-        table = _setup(conn, s, scratch, a, b)
-        who = conn.execute(_q("whoami"), (s.tenant_setting,)).fetchone()
-        if who is None or who[0] != s.app_role:
-            p.problems.append(f"running as {who[0] if who else '?'}, not {s.app_role}")
-            return
-        unset = "unset" if who[1] else "reset"
-        forged = [(unset, None), ("empty", ""), *((f"malformed {m!r}", m) for m in MALFORMED)]
-        if s.tenant_context == "signed":
-            forged.append(("unsigned bare id", a))
-        for label, value in forged:
-            if value is not None:
-                _forge(conn, s, value)
-            _no_context(conn, table, a, label, p)
-        _set_tenant(conn, s, mint(a))
-        _as_tenant_a(conn, table, a, b, p)
-        _attacks(conn, s, table, p)
-
-
-def _forge(conn: psycopg.Connection, s: Settings, value: str) -> None:
-    """Write the tenant setting directly, bypassing the helper, as an attacker would."""
-    conn.execute(_q("forge_context"), (s.tenant_setting, value))
-
-
-def _set_tenant(conn: psycopg.Connection, s: Settings, context: str) -> None:
-    """As an application: the helper, the context a bound parameter."""
-    conn.execute(_q("set_tenant", tenancy=sql.Identifier(s.tenancy_schema)), (context,))
-
-
-def _count(conn: psycopg.Connection, table: sql.Composable, tenant: str | None = None) -> int:
-    """Rows the current context reads: all of them, or those of ``tenant``."""
-    query, args = (_q("count", table=table), ()) if tenant is None else (_q("count_tenant", table=table), (tenant,))
-    row = conn.execute(query, args).fetchone()
-    return int(row[0]) if row else -1
-
-
-def _no_context(conn: psycopg.Connection, table: sql.Composable, a: str, label: str, p: _Probe) -> None:
-    """Without a valid context: nothing read, no insert, no update or delete (one line when all held)."""
-    sub = _Probe(conn)
-    try:
-        with conn.transaction():
-            n = _count(conn, table)
-        sub.expect(n == 0, f"reads {n} rows")
-    except psycopg.Error as exc:
-        sub.problems.append(f"reading raised {db.first_line(exc)} instead of matching nothing")
-    sub.refused(lambda: conn.execute(_q("insert_without_context", table=table), (a,)), "insert")
-    for verb, name in (("update", "update_all"), ("delete", "delete_all")):
-        sub.touches_none(_q(name, table=table), (), verb)
-    if sub.problems:
-        p.problems += [f"{label} context: {x}" for x in sub.problems]
-    else:
-        p.found.append(f"{label} context: reads 0 rows, insert refused, update and delete touch none")
-
-
-def _as_tenant_a(conn: psycopg.Connection, table: sql.Composable, a: str, b: str, p: _Probe) -> None:
-    seen = sorted(str(r[0]) for r in conn.execute(_q("visible", table=table)))
-    p.expect(seen == [a, a], f"A reads {len(seen)} rows, {sum(t != a for t in seen)} of another tenant")
-    p.expect(_count(conn, table, b) == 0, "A reading B's rows by id finds none")
-    p.refused(lambda: conn.execute(_q("insert_for_other", table=table), (b,)), "A inserting a row for B")
-    for verb, name in (("update", "update_other"), ("delete", "delete_other")):
-        p.touches_none(_q(name, table=table), (b,), f"A's {verb} of B's rows")
-    p.refused(lambda: conn.execute(_q("move_rows", table=table), (b,)),
-              "A moving its rows to B")
-
-
-def _attacks(conn: psycopg.Connection, s: Settings, table: sql.Composable, p: _Probe) -> None:
-    """DDL an attacker holding app_user's login would try (sql/verify/probe/attack_*.sql): each needs
-    ownership, and each is reported on its own."""
-    for what, name in (
-        ("disabling RLS", "attack_disable_rls"),
-        ("NO FORCE RLS", "attack_no_force_rls"),
-        ("dropping the tenant policy", "attack_drop_policy"),
-        ("adding an always-true policy", "attack_open_policy"),
-        ("altering the table", "attack_alter_table"),
-        ("truncating (ignores RLS)", "attack_truncate"),
-    ):
-        p.refused(lambda name=name: conn.execute(_q(name, table=table)), f"app_user {what}")
+    setup: list[Statement] = [batch.plain("probe/begin"), *((q, None) for q in roles.tenant_schema_sql(s, scratch))]
+    setup += [(_q("as_migrator", migrator=sql.Identifier(s.migrator_role)), None),
+              (_q("create_table", table=table), None),
+              # Rows go in before isolation, so this session never sets a tenant context before the "unset" reads.
+              (_q("seed_rows", table=table, a=sql.Literal(a), b=sql.Literal(b)), None),
+              (_q("isolate", tenancy=sql.Identifier(s.tenancy_schema), schema=sql.Literal(scratch)), None),
+              batch.plain("probe/reset_role"),
+              (_q("as_app_user", app_role=sql.Identifier(s.app_role)), None)]
+    setting = sql.Literal(s.tenant_setting)
+    blind = [Step("whoami", "require", _q("whoami", app=sql.Literal(s.app_role), setting=setting))]
+    for i, (_, value) in enumerate(forged):
+        if value is not None:
+            blind.append(Step(f"ctx{i}.forge", "forge", _q("forge_context", setting=setting, value=sql.Literal(value))))
+        blind += [Step(f"ctx{i}.{key}", kind, _q(name, table=table, tenant=sql.Literal(a)))
+                  for key, kind, _, name in BLIND]
+    as_a = [Step(key, kind, _q(name, table=table, tenant=sql.Literal(a if whose == "a" else b)))
+            for key, kind, _, name, whose in AS_A]
+    as_a += [Step(f"attack.{name}", "refused", _q(name, table=table)) for _, name in ATTACKS]
+    return [*setup, batch.attempts(conn, res, blind),
+            (_q("set_tenant", tenancy=sql.Identifier(s.tenancy_schema)), (a_context,)),
+            batch.attempts(conn, res, as_a)]
 
 
 # ----- the real tenant tables ----------------------------------------------------
 
+def _real_tables(s: Settings, res: batch.Results, contexts: list[str]) -> list[Statement]:
+    """One DO block over the real isolated tables in tenant schemas, as app_user (sql/verify/probe_real_tables.sql).
 
-
-def probe_real_tables(conn: psycopg.Connection, s: Settings, p: _Probe, mint: Callable[[str], str]) -> None:
-    """One DO block over the real isolated tables in tenant schemas, as app_user; it raises on a leak.
-
-    A stranger (a random tenant id) is one of the contexts: on it every row is
-    "of another tenant", so it must see nothing at all. The registered tenants
-    are read first, as the master, so that their contexts can be minted here.
-    """
-    ids = [str(r[0]) for r in conn.execute(sqlfiles.named("verify/registered_tenants", {
-        "registry": sql.Identifier(s.tenancy_schema, "tenants"), "max_tenants": sql.Literal(REAL_TENANTS)}))]
-    conn.rollback()
-    contexts = [mint(t) for t in (str(uuid.uuid4()), *ids)]
-    notices: list[str] = []
-    handler = lambda diag: notices.append(diag.message_primary or "")  # noqa: E731 - a one-line local helper reads better as a lambda
-    conn.add_notice_handler(handler)
+    A stranger (a random tenant id) is the first context: on it every row is "of
+    another tenant", so it must see nothing at all. The contexts (tokens in signed
+    mode) reach the block as a bound parameter."""
     block = sqlfiles.named("verify/probe_real_tables", {
         "registry": sql.Identifier(s.tenancy_schema, "tenants"), "app": sql.Literal(s.app_role),
-        "contexts": sql.Literal(contexts), "tenancy": sql.Identifier(s.tenancy_schema),
-        "max_tables": sql.Literal(REAL_TABLES)})
-    try:
-        with conn.transaction(force_rollback=True):
-            conn.execute(block)  # DO takes no bind parameters: values are quoted literals
-    except psycopg.Error as exc:
-        p.problems.append(f"real tables: {db.first_line(exc)}")
-        return
-    finally:
-        conn.remove_notice_handler(handler)
-    probed = next((n.removeprefix("probed ") for n in notices if n.startswith("probed ")), "?")
-    p.found.append(f"real tenant tables: {probed} probed, none sees another tenant's rows")
+        "tenancy": sql.Identifier(s.tenancy_schema), "max_tables": sql.Literal(REAL_TABLES),
+        "nonce": sql.Literal(res.nonce)})
+    return [batch.plain("probe/reset_role"), (_q("stash_contexts"), (contexts,)), (block, None)]
 
 
-# ----- pooled connections --------------------------------------------------------
+# ----- pooled connections and what is left behind --------------------------------
 
-def probe_pooled(conn: psycopg.Connection, s: Settings, p: _Probe, mint: Callable[[str], str]) -> None:
-    """A context set by the helper (transaction-local) is gone in the next transaction on the same connection."""
-    context = mint(str(uuid.uuid4()))
-    conn.rollback()  # no enclosing transaction: the block below must be a whole transaction, not a savepoint
-    with conn.transaction():
-        _set_tenant(conn, s, context)
-    row = conn.execute(_q("pooled_after", tenancy=sql.Identifier(s.tenancy_schema)), (s.tenant_setting,)).fetchone()
-    conn.rollback()
-    p.expect(row is not None and row[1] is None and row[0] in (None, ""),
-             "SET LOCAL context gone in the next transaction" if row and row[1] is None
-             else f"SET LOCAL context survived into the next transaction ({row[0] if row else '?'})")
+def _pooled(conn: psycopg.Connection, s: Settings, res: batch.Results, context: str,
+            as_app: bool) -> list[Statement]:
+    """A context set by the helper (transaction-local) in a transaction that commits is gone in the next
+    transaction on the same connection; as app_user (SET LOCAL ROLE from the master, or its own login)."""
+    role = [(_q("as_app_user", app_role=sql.Identifier(s.app_role)), None)] if as_app else []
+    tenancy = sql.Identifier(s.tenancy_schema)
+    setting = sql.Literal(s.tenant_setting)
+    check = Step("pooled", "check", _q("pooled_after", setting=setting, tenancy=tenancy))
+    return [batch.plain("probe/begin"), *role, (_q("set_tenant", tenancy=tenancy), (context,)),
+            batch.plain("probe/commit"), batch.plain("probe/begin"), *role, batch.attempts(conn, res, [check]),
+            batch.plain("probe/rollback")]
+
+
+def _leftover(conn: psycopg.Connection, res: batch.Results, scratch: str) -> Statement:
+    return batch.attempts(conn, res, [Step("leftover", "check", _q("leftover", schema=sql.Literal(scratch)))])
 
 
 # ----- SET ROLE, on app_user's own login -----------------------------------------
 
-def _role_check(ctx: Context) -> Check:
+def _role_check(ctx: Context, mint: Callable[[str], str]) -> Check:
     s = ctx.settings
     if not ctx.via_aws:
         return skipped(ROLE_ID, ROLE_TITLE, "--master-dsn: no app_user login to try it on (SET ROLE checks the "
@@ -295,31 +264,29 @@ def _role_check(ctx: Context) -> Check:
         conn = ctx.connect(s.app_role, ctx.app_target())
     except Exception as exc:  # noqa: BLE001 - cannot run: ERROR, never PASS
         return errored(ROLE_ID, ROLE_TITLE, f"cannot log in as {s.app_role}: {db.first_line(exc)}", ROLE_EXPECTED)
-    try:
-        mint = minter(s, ctx.master_db)
-    except Exception as exc:  # noqa: BLE001 - cannot run: ERROR, never PASS
-        return errored(ROLE_ID, ROLE_TITLE, f"cannot mint a tenant context: {db.first_line(exc)}", ROLE_EXPECTED)
     return probe_set_role(conn, s, ctx.master.target.user, mint)
 
 
 def probe_set_role(conn: psycopg.Connection, s: Settings, master: str,
                    mint: Callable[[str], str] = lambda tenant: tenant) -> Check:
-    """On app_user's own login: SET ROLE to each privileged role fails; SET LOCAL does not leak."""
-    p = _Probe(conn)
-    try:
-        who = conn.execute(_q("session_user")).fetchone()
-        conn.rollback()
-        if who is None or who[0] != s.app_role:
-            return failed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, f"session user {who[0] if who else '?'}",
-                          f"not logged in as {s.app_role}")
-        with conn.transaction(force_rollback=True):
-            for role in sorted({s.migrator_role, s.platform_admin_role, s.master_username, master}):
-                p.refused(lambda role=role: conn.execute(_q("set_role", role=sql.Identifier(role))),
-                          f"SET ROLE {role}")
-        probe_pooled(conn, s, p, mint)
-    finally:
-        conn.rollback()
-    actual = f"on {s.app_role}'s own login: {len(p.found)} held"
-    if p.problems:
-        return failed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, actual, "; ".join(p.problems))
-    return passed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, actual, "; ".join(p.found))
+    """On app_user's own login, one pipeline: SET ROLE to each privileged role fails; SET LOCAL does not leak."""
+    res = batch.Results()
+    wanted = sorted({s.migrator_role, s.platform_admin_role, s.master_username, master})
+    steps = [Step("session_user", "require", _q("session_user", app=sql.Literal(s.app_role)))]
+    steps += [Step(f"role{i}", "refused", _q("set_role", role=sql.Identifier(r))) for i, r in enumerate(wanted)]
+    batch.run(conn, res, [batch.attempts(conn, res, steps), *_pooled(conn, s, res, mint(str(uuid.uuid4())), False)])
+    if "session_user" in res.got and not res.got["session_user"][0]:
+        who = res.got["session_user"][1].removeprefix("fact:")
+        return failed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, who, f"not logged in as {s.app_role}")
+    expected = [("session_user", "require", "")]
+    expected += [(f"role{i}", "refused", f"SET ROLE {r}") for i, r in enumerate(wanted)]
+    expected += [t for t in TAIL if t[0] == "pooled"]
+    lines, extra = batch.judge(res, expected)
+    found = [line for key, ok, line in lines if ok and key != "session_user"]
+    problems = [line for _, ok, line in lines if not ok] + extra
+    actual = f"on {s.app_role}'s own login: {len(found)} held"
+    if res.stopped and not res.got:
+        return errored(ROLE_ID, ROLE_TITLE, f"the probe could not run: {res.stopped}", ROLE_EXPECTED)
+    if problems:
+        return failed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, actual, "; ".join(problems))
+    return passed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, actual, "; ".join(found))

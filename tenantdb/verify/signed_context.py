@@ -8,7 +8,10 @@ then every forged context for B (a bare uuid, a wrong MAC, A's token with B's
 id, an expired token, one beyond the longest lifetime, one under an unknown
 key, an altered copy of a valid token), each through the helper and written
 to the setting directly, reads none of B's rows and writes none; and app_user
-holds no privilege on the key table and cannot select from it.
+holds no privilege on the key table and cannot select from it. The whole probe
+is one PL/pgSQL block (sql/verify/signed/probe.sql: each attempt in a block it
+undoes) sent with its input in one pipeline: one round trip; the verdict is
+made here from what the block reports.
 
 SEC-CONTEXT-KEY (through AWS): the key secret is encrypted with the secrets
 CMK, holds the same keys as the database, and its current key is not overdue
@@ -21,10 +24,11 @@ is the context, and AC10/ISO-PROBE prove isolation.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from typing import Any
 
 import psycopg
 from botocore.exceptions import ClientError
@@ -34,6 +38,7 @@ from tenantdb.database import connection as db
 from tenantdb.database import context_key as keys
 from tenantdb.database import context_token as ct
 from tenantdb.database import sqlfiles
+from tenantdb.errors import ToolkitError
 from tenantdb.report import Check, failed, passed
 from tenantdb.settings import Settings
 from tenantdb.verify.context import Context
@@ -51,19 +56,20 @@ def iso_signed(ctx: Context) -> Check:
     s = ctx.settings
     if s.tenant_context != "signed":
         return _plain_database(ctx)
-    ring = keys.ring(s, conn=ctx.master_db)
+    ring = ctx.key_ring  # read with the catalog
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    tried = forged(ring, a, b, s.context_token_max_ttl_s)
     conn, how = _app_session(ctx)
-    try:
-        found, problems = _probe(conn, ctx, ring, how)
-    finally:
-        conn.rollback()
+    got = _run_probe(ctx, conn, how, {"a": a, "b": b, "good": ring.mint(a, 60), "forged": list(tried.values()),
+                                      "setting": s.tenant_setting})
+    found, problems = judge(s, got, a, list(tried))
     actual = f"as {s.app_role} ({how}): " + "; ".join(found)
     return (failed if problems else passed)(ID, TITLE, EXPECTED, actual, "; ".join(problems))
 
 
 def _app_session(ctx: Context) -> tuple[psycopg.Connection, str]:
     if ctx.via_aws:
-        return ctx.connect("app_user", ctx.app_target()), "login from the connection secret"
+        return ctx.open("app_user", ctx.app_target()), "login from the connection secret"
     return ctx.master_db, "SET ROLE from the master"
 
 
@@ -83,91 +89,56 @@ def forged(ring: ct.KeyRing, a: str, b: str, max_ttl_s: int) -> dict[str, str]:
 
 
 def _q(name: str, /, **values: sql.Composable) -> sql.Composed:
-    """One statement of the forgery probe, sql/verify/signed/<name>.sql."""
+    """A statement of the forgery probe, sql/verify/signed/<name>.sql."""
     return sqlfiles.named(f"verify/signed/{name}", values)
 
 
-def _probe(conn: psycopg.Connection, ctx: Context, ring: ct.KeyRing, how: str) -> tuple[list[str], list[str]]:
+def _run_probe(ctx: Context, conn: psycopg.Connection, how: str, probe: dict[str, object]) -> dict[str, Any]:
+    """The whole probe in one round trip (sql/verify/signed/probe.sql), rolled back; with the TLS
+    facts of app_user's own connection when it has just been opened for it."""
     s = ctx.settings
-    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    name = f"tenantdb_signed_{secrets.token_hex(4)}"
+    key_table = sql.Identifier(s.tenancy_schema, "context_keys")
+    queries: list[Any] = [sqlfiles.named("session/tls")] if ctx.tls_pending(conn) else []
+    if how.startswith("SET ROLE"):
+        queries.append(_q("as_app_user", app_role=sql.Identifier(s.app_role)))
+    queries += [(_q("input"), (json.dumps(probe),)),
+                _q("probe", name=sql.Identifier(name), table=sql.Identifier("pg_temp", name),
+                   tenancy=sql.Identifier(s.tenancy_schema), keys=key_table,
+                   keys_name=sql.Literal(key_table.as_string(conn))),
+                _q("result")]
+    results = db.batch(conn, queries, read_only=False)
+    if ctx.tls_pending(conn):
+        tls = results[0]
+        ctx.record_tls(conn, None if isinstance(tls, BaseException) or not tls else tls[0])
+    if isinstance(results[-1], BaseException):
+        raise results[-1]
+    return results[-1][0]["result"]  # type: ignore[no-any-return]  # JSON from the probe
+
+
+def judge(s: Settings, got: dict[str, Any], a: str, labels: list[str]) -> tuple[list[str], list[str]]:
+    """(found, problems) from what the probe reported."""
     found: list[str] = []
     problems: list[str] = []
-    with conn.transaction(force_rollback=True):
-        if how.startswith("SET ROLE"):
-            conn.execute(_q("as_app_user", app_role=sql.Identifier(s.app_role)))
-        table = _scratch(conn, s, a, b)
-        rows = _probe_rows(conn, table)
-        try:
-            with conn.transaction():
-                conn.execute(_q("set_tenant", tenancy=sql.Identifier(s.tenancy_schema)), (ring.mint(a, 60),))
-        except psycopg.errors.InvalidParameterValue as exc:
-            problems.append(f"A's valid token refused: {db.first_line(exc)}")
-        seen = rows()
-        (found if seen == [a, a] else problems).append(f"A's token sees {len(seen)} rows ({seen.count(a)} of A's 2)")
-        for label, value in forged(ring, a, b, s.context_token_max_ttl_s).items():
-            for via in ("set_tenant", "the setting"):
-                bad = _forged_context(conn, s, table, rows, b, value, via)
-                if bad:
-                    problems.append(f"{label} via {via}: {bad}")
-        if not problems:
-            found.append("7 forged contexts for B, each via set_tenant and the setting: 0 rows read, 0 written")
-        _key_unreadable(conn, s, found, problems)
-    return found, problems
-
-
-def _scratch(conn: psycopg.Connection, s: Settings, a: str, b: str) -> sql.Composable:
-    """A temporary table with 2 rows of A and 1 of B, then forced row security with the tenant policy."""
-    name = f"tenantdb_signed_{secrets.token_hex(4)}"
-    conn.execute(_q("scratch_table", name=sql.Identifier(name)))
-    table = sql.Identifier("pg_temp", name)
-    conn.execute(_q("seed_rows", table=table), (a, a, b))
-    conn.execute(_q("enable_rls", table=table, tenancy=sql.Identifier(s.tenancy_schema)))
-    return table
-
-
-def _probe_rows(conn: psycopg.Connection, table: sql.Composable) -> Callable[[], list[str]]:
-    return lambda: [str(r[0]) for r in conn.execute(_q("visible", table=table))]
-
-
-def _forged_context(conn: psycopg.Connection, s: Settings, table: sql.Composable, rows: Callable[[], list[str]],
-                    b: str, value: str, via: str) -> str:
-    """What a forged context got through (empty: nothing), in a savepoint that is rolled back."""
-    got: list[str] = []
-    with conn.transaction(force_rollback=True):
-        if via == "set_tenant":
-            try:
-                with conn.transaction():
-                    conn.execute(_q("set_tenant", tenancy=sql.Identifier(s.tenancy_schema)), (value,))
-                got.append("set_tenant accepted it")
-            except psycopg.errors.InvalidParameterValue:
-                pass
-        else:
-            conn.execute(_q("forge_context"), (s.tenant_setting, value))
-        if b in rows():
-            got.append("read B's row")
-        for verb, name in (("insert", "insert_for_other"), ("update", "update_other"), ("delete", "delete_other")):
-            try:
-                with conn.transaction():
-                    if conn.execute(_q(name, table=table), (b,)).rowcount:
-                        got.append(f"{verb} of B's row")
-            except psycopg.errors.InsufficientPrivilege as exc:
-                if "row-level security" not in str(exc):
-                    got.append(f"{verb} failed otherwise: {db.first_line(exc)}")
-    return ", ".join(got)
-
-
-def _key_unreadable(conn: psycopg.Connection, s: Settings, found: list[str], problems: list[str]) -> None:
-    keys = sql.Identifier(s.tenancy_schema, "context_keys")
+    if got["refused"]:
+        problems.append(f"A's valid token refused: {got['refused']}")
+    seen = [str(x) for x in got["seen"]]
+    (found if seen == [a, a] else problems).append(f"A's token sees {len(seen)} rows ({seen.count(a)} of A's 2)")
+    bad = [f"{labels[t['i']]} via {t['via']}: {', '.join(t['got'])}" for t in got["attempts"] if t["got"]]
+    problems += bad
+    if len(got["attempts"]) != 2 * len(labels):
+        problems.append(f"{len(got['attempts'])} of {2 * len(labels)} forged attempts ran")
+    elif not problems:
+        found.append(f"{len(labels)} forged contexts for B, each via set_tenant and the setting: "
+                     "0 rows read, 0 written")
     shown = f"{s.tenancy_schema}.context_keys"
-    held = conn.execute(_q("key_privileges", keys_name=sql.Literal(keys.as_string(conn)))).fetchall()
-    if held:
-        problems.append(f"{s.app_role} holds {', '.join(r[0] for r in held)} on {shown}")
-    try:
-        with conn.transaction():
-            conn.execute(_q("key_read", keys=keys))
-        problems.append(f"{s.app_role} can select from {shown}")
-    except psycopg.errors.InsufficientPrivilege:
+    if got["held"]:
+        problems.append(f"{s.app_role} holds {', '.join(got['held'])} on {shown}")
+    if got["key_read"] == "refused":
         found.append(f"no privilege on {shown}; select refused")
+    else:
+        problems.append(f"{s.app_role} can select from {shown}")
+    return found, problems
 
 
 def context_key(ctx: Context) -> Check:
@@ -182,8 +153,7 @@ def context_key(ctx: Context) -> Check:
         return failed(KEY_ID, KEY_TITLE, expected, f"kms {kms}", "the context key secret is not under the secrets CMK")
     expected += ", the database's keys, current key younger than context_key_rotation_days"
     in_secret = keys.read_secret(ctx.aws, s)
-    in_db = keys.read_db(ctx.master_db, s)
-    ctx.master_db.rollback()
+    in_db = ctx.db_keys  # read with the catalog
     if in_secret is None:
         return failed(KEY_ID, KEY_TITLE, expected, "secret has no value", "run tenantdb bootstrap")
     now = int(time.time())
@@ -205,9 +175,10 @@ def context_key(ctx: Context) -> Check:
 def _plain_database(ctx: Context) -> Check:
     """Plain mode: the signed-context step left no key table (keys left behind would be a finding)."""
     s = ctx.settings
-    row = ctx.master_db.execute(_q("plain_mode", tenancy_name=sql.Literal(s.tenancy_schema))).fetchone()
-    ctx.master_db.rollback()
-    if row and row[0]:
+    left = ctx.catalog["context_key_table"]  # read with the catalog (sql/verify/catalog.sql), no round trip
+    if left is None:
+        raise ToolkitError(f"database {s.db_name} does not exist (AC7); a key table left behind is not ruled out")
+    if left:
         return failed(ID, TITLE, PLAIN_DB, f"{s.tenancy_schema}.context_keys exists",
                       "signing keys left in plain mode: run tenantdb bootstrap (it drops them), or set "
                       "tenant_context = \"signed\" if that is the mode in force")

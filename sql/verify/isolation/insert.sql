@@ -1,3 +1,3 @@
--- verify/isolation/insert.sql: AC10's rolled-back RLS proof, as app_user: one row of a tenant (before RLS is on, and later as
--- tenant A trying to write B's row, which the policy must refuse). Parameters: tenant id, note.
-INSERT INTO {table} (tenant_id, note) VALUES (%s, %s)
+-- verify/isolation/insert.sql: AC10's rolled-back RLS proof, as app_user: one row of a tenant (before RLS is on, and later
+-- as tenant A trying to write B's row, which the policy must refuse).
+INSERT INTO {table} (tenant_id, note) VALUES ({tenant}, {note})

@@ -1,2 +1,3 @@
--- verify/isolation/visible.sql: AC10's rolled-back RLS proof, as app_user under the context being tried: the tenant ids it sees.
-SELECT tenant_id FROM {table}
+-- verify/isolation/visible.sql: AC10's rolled-back RLS proof, as app_user under the context being tried (a "count"
+-- attempt): how many rows it sees (without a valid context: none).
+SELECT count(*) FROM {table}

@@ -1,0 +1,2 @@
+-- session/rollback.sql: the end of a verifier batch: whatever the batch did is undone.
+ROLLBACK

@@ -1,0 +1,2 @@
+-- verify/probe/begin.sql: the probes' transactions start explicitly (their batches run in autocommit, one pipeline).
+BEGIN

@@ -1,0 +1,162 @@
+"""Live probes in one round trip: a pipeline of statements whose attempts report themselves.
+
+A probe is a list of statements sent as one psycopg pipeline (one Sync, so one
+round trip however many statements and tenants). Attacks run server-side in
+sql/verify/probe/attempts.sql, each in its own undone sub-transaction, and
+report ``<nonce>|<key>|ok|...`` or ``<nonce>|<key>|problem|...`` as INFO
+messages; :func:`judge` then holds the results against the expected keys, so
+a result that is missing (the batch stopped before it), repeated or unexpected
+is a problem, never a pass. Values that are credentials (signed tokens) go in
+as bound parameters, never into statement text.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.pq import TransactionStatus
+
+from tenantdb.database import connection as db
+from tenantdb.database import sqlfiles
+
+Statement = tuple[sql.Composable, Sequence[Any] | None]
+
+
+def q(name: str, /, **values: sql.Composable) -> sql.Composed:
+    """A statement of the probes, sql/verify/<name>.sql (e.g. ``probe/begin``)."""
+    return sqlfiles.named(f"verify/{name}", values)
+
+
+def plain(name: str, /, **values: sql.Composable) -> Statement:
+    """A statement without bound parameters."""
+    return q(name, **values), None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One attempt of the engine: its key, its kind (see attempts.sql) and its statement."""
+
+    key: str
+    kind: str
+    statement: sql.Composable
+
+
+@dataclass
+class Results:
+    """What came back: key -> (ok, what happened); repeats, and the error that stopped the batch."""
+
+    nonce: str = field(default_factory=lambda: secrets.token_hex(8))
+    got: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    repeated: list[str] = field(default_factory=list)
+    stopped: str | None = None
+
+    def collect(self, diag: psycopg.errors.Diagnostic) -> None:
+        parts = (diag.message_primary or "").split("|", 3)
+        if len(parts) != 4 or parts[0] != self.nonce:
+            return  # not ours (a NOTICE of some statement): ignored
+        _, key, verdict, what = parts
+        if key in self.got:
+            self.repeated.append(key)
+        self.got[key] = (verdict == "ok", what)
+
+
+def attempts(conn: psycopg.Connection, res: Results, steps: Sequence[Step]) -> Statement:
+    """The engine block running ``steps``; their statements are rendered here (values via psycopg.sql)."""
+    rows = [[st.key, st.kind, st.statement.as_string(conn)] for st in steps]
+    return q("probe/attempts", nonce=sql.Literal(res.nonce), steps=sql.Literal(rows)), None
+
+
+def run(conn: psycopg.Connection, res: Results, statements: Sequence[Statement],
+        after_failure: Sequence[Statement] = ()) -> Results:
+    """``statements`` as one pipeline (one round trip), in autocommit so that their own BEGIN/ROLLBACK
+    frame the transactions. When one fails the rest are skipped (the error is ``res.stopped``); then the
+    open transaction is rolled back and ``after_failure`` runs, in a second round trip."""
+    conn.rollback()  # idle already (nothing sent), or what a caller left open is undone
+    was = conn.autocommit
+    conn.autocommit = True
+    conn.add_notice_handler(res.collect)
+    try:
+        if not _pipeline(conn, res, statements) and (after_failure or _open(conn)):
+            _pipeline(conn, res, [plain("probe/rollback"), *after_failure])
+    finally:
+        conn.remove_notice_handler(res.collect)
+        if _open(conn):
+            conn.execute(q("probe/rollback"))
+        conn.autocommit = was
+    return res
+
+
+def _open(conn: psycopg.Connection) -> bool:
+    return conn.info.transaction_status != TransactionStatus.IDLE
+
+
+def _pipeline(conn: psycopg.Connection, res: Results, statements: Sequence[Statement]) -> bool:
+    try:
+        with conn.pipeline():
+            for query, params in statements:
+                conn.execute(query, params)
+    except psycopg.Error as exc:
+        res.stopped = res.stopped or db.first_line(exc)
+        return False
+    return True
+
+
+# ----- judging ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Texts:
+    """How a check words what happened, per kind of attempt (``{what}`` is the attempt's label)."""
+
+    rows: str = "{what} reads {n} rows"
+    rows_raised: str = "{what} reading raised {error} instead of matching nothing"
+    touched: str = "{what} touched {n} rows"
+    refused: str = "{what} refused"
+    succeeded: str = "{what} succeeded"
+    other: str = "{what} failed for another reason: {error}"
+    raised: str = "{what} raised {error}"
+    missing: str = "{what}: no result (the probe stopped before it)"
+
+
+def sentence(texts: Texts, kind: str, what: str, outcome: str) -> str:
+    """One line for an attempt's outcome (``rows:3``, ``refused``, ``fact:...``, ``raised:...``)."""
+    tag, _, value = outcome.partition(":")
+    if tag == "rows":
+        return (texts.rows if kind == "count" else texts.touched).format(what=what, n=value)
+    if tag == "raised":
+        return (texts.rows_raised if kind == "count" else texts.raised).format(what=what, error=value)
+    if tag == "fact":
+        return f"{what} {value}".strip()
+    if tag == "other":
+        return texts.other.format(what=what, error=value)
+    if tag in ("refused", "succeeded"):
+        return getattr(texts, tag).format(what=what)
+    return f"{what} {outcome}".strip()  # "set", or anything the engine did not promise
+
+
+MISSING = {"whoami": "the role the probe runs as", "session_user": "the session user", "a_sees": "A's own rows",
+           "leftover": "nothing left behind"}
+"""What a missing result is called when its line has no label of its own."""
+
+
+def judge(res: Results, expected: Sequence[tuple[str, str, str]], texts: Texts = Texts()) -> \
+        tuple[list[tuple[str, bool, str]], list[str]]:
+    """Each expected (key, kind, what) as (key, ok, line); and the problems no expected key covers:
+    results repeated or not expected, and the error that stopped the batch."""
+    lines = []
+    for key, kind, what in expected:
+        if key not in res.got:
+            lines.append((key, False, texts.missing.format(what=what.rstrip(":") or MISSING.get(key, key))))
+            continue
+        ok, outcome = res.got[key]
+        lines.append((key, ok and key not in res.repeated, sentence(texts, kind, what, outcome)))
+    known = {k for k, _, _ in expected}
+    extra = [f"unexpected result {k!r}" for k in sorted(set(res.got) - known)]
+    extra += [f"result {k!r} reported more than once" for k in sorted(set(res.repeated))]
+    if res.stopped:
+        extra.append(f"the probe stopped early: {res.stopped}")
+    return lines, extra

@@ -1,0 +1,77 @@
+"""The probes' engine (tenantdb/verify/batch.py, sql/verify/probe/attempts.sql) against a real
+PostgreSQL: each kind of attempt judged on the server, every attempt undone, a "require" that
+does not hold stops the batch, and results that are missing, repeated or unexpected fail."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from tenantdb.database import connection as db
+from tenantdb.verify import batch
+from tenantdb.verify.batch import Step
+
+
+def _session(pg_master, pg_settings) -> psycopg.Connection:
+    target = db.Target(host=pg_master.host, port=pg_master.port, user=pg_master.user, dbname="postgres",
+                       password=pg_master.password)
+    return db.connect(target, pg_settings)
+
+
+def test_each_kind_is_judged_on_the_server_and_undone(pg_master, pg_settings):
+    s = pg_settings
+    conn = _session(pg_master, s)
+    try:
+        res = batch.Results()
+        t = sql.SQL("pg_temp.engine_probe")
+        steps = [
+            Step("count0", "count", sql.SQL("SELECT count(*) FROM {} WHERE x > 9").format(t)),
+            Step("count3", "count", sql.SQL("SELECT count(*) FROM {}").format(t)),
+            Step("wipe", "none", sql.SQL("DELETE FROM {}").format(t)),  # touches 3: a problem, and undone
+            Step("after_wipe", "check", sql.SQL("SELECT count(*) = 3, count(*)::text FROM {}").format(t)),
+            Step("refused", "refused", sql.SQL("TRUNCATE pg_catalog.pg_authid")),  # 42501, superuser or not
+            Step("succeeded", "refused", sql.SQL("UPDATE {} SET x = 0").format(t)),
+            Step("other", "refused", sql.SQL("SELECT 1/0")),
+            Step("raised", "count", sql.SQL("SELECT 1/0")),
+            Step("forge", "forge", sql.SQL("SELECT set_config('tenantdb.engine_test', 'kept', true)")),
+            Step("kept", "check", sql.SQL("SELECT current_setting('tenantdb.engine_test') = 'kept', ''")),
+            Step("stop", "require", sql.SQL("SELECT false, 'wrong role'")),
+            Step("never", "count", sql.SQL("SELECT 0")),
+        ]
+        script = [batch.plain("probe/begin"),
+                  (sql.SQL("CREATE TEMPORARY TABLE engine_probe (x int) ON COMMIT DROP"), None),
+                  (sql.SQL("INSERT INTO pg_temp.engine_probe VALUES (1), (2), (3)"), None),
+                  batch.attempts(conn, res, steps), batch.plain("probe/rollback")]
+        batch.run(conn, res, script)
+    finally:
+        conn.close()
+    got = res.got
+    assert got["count0"] == (True, "rows:0") and got["count3"] == (False, "rows:3")
+    assert got["wipe"] == (False, "rows:3") and got["after_wipe"] == (True, "fact:3")
+    assert got["refused"] == (True, "refused") and got["succeeded"] == (False, "succeeded")
+    assert got["other"][0] is False and got["other"][1].startswith("other:division by zero")
+    assert got["raised"] == (False, "raised:division by zero")
+    assert got["forge"] == (True, "set") and got["kept"][0] is True
+    assert got["stop"] == (False, "fact:wrong role") and "never" not in got
+    assert res.stopped and "the probe stopped: stop" in res.stopped
+    lines, extra = batch.judge(res, [("count0", "count", "x:"), ("never", "count", "the last one")])
+    assert lines == [("count0", True, "x: reads 0 rows"),
+                     ("never", False, "the last one: no result (the probe stopped before it)")]
+    assert any(e.startswith("unexpected result 'count3'") for e in extra)
+    assert any(e.startswith("the probe stopped early:") for e in extra)
+
+
+def test_repeated_and_foreign_results_never_pass(pg_master, pg_settings):
+    conn = _session(pg_master, pg_settings)
+    try:
+        res = batch.Results()
+        one = Step("one", "count", sql.SQL("SELECT 0"))
+        # The same key twice (as a forger who guessed it would send), and a line under another nonce.
+        batch.run(conn, res, [batch.attempts(conn, res, [one, one]),
+                              (sql.SQL("DO $$ BEGIN RAISE INFO 'f00|two|ok|fact:'; END $$"), None)])
+    finally:
+        conn.close()
+    lines, extra = batch.judge(res, [("one", "count", "one"), ("two", "check", "two")])
+    assert lines[0] == ("one", False, "one reads 0 rows")
+    assert lines[1] == ("two", False, "two: no result (the probe stopped before it)")
+    assert "result 'one' reported more than once" in extra
