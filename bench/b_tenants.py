@@ -28,7 +28,7 @@ import psycopg
 from psycopg import sql
 
 from bench import b_verify
-from bench.measure import Figure, Samples, interleave
+from bench.measure import Figure, Samples, interleave, skipped
 from bench.server import BenchServer
 
 TABLES = 10
@@ -133,6 +133,11 @@ def run(server: BenchServer, checkpoints: list[int], sample: int, repeats: int, 
                                        "scan of pg_class joined to pg_policy"))
             if target in (checkpoints[0], checkpoints[-1]):
                 figures += b_verify.measure(server, target, repeats)
+    try:
+        figures.append(b_verify.signed_round_trips(server, checkpoints[-1]))
+    except Exception as exc:  # noqa: BLE001 - the plain figures stand; this goal is then not met
+        figures.append(skipped(f"verify.db.signed.round_trips@{checkpoints[-1]}", "round trips",
+                               "<= 10 round trips", f"signed mode: {type(exc).__name__}: {str(exc)[:200]}"))
     figures += _goals(rows)
     if plot is not None:
         from bench import png

@@ -34,11 +34,13 @@ def verify_once(server: BenchServer, wire: bool = False) -> float:
     return _verify(server, wire)[0]
 
 
-def _verify(server: BenchServer, wire: bool = False) -> tuple[float, list[str]]:
+def _verify(server: BenchServer, wire: bool = False, signed: bool = False) -> tuple[float, list[str]]:
     """(seconds, the checks that FAILed). A FAIL still ran every statement; an ERROR did not, so it raises."""
     from tenantdb import verify
 
     s, dsn = (server.wire_settings(), server.wire_dsn()) if wire else (server.settings, server.master_dsn())
+    if signed:
+        s = s.model_copy(update={"tenant_context": "signed"})
     t0 = time.perf_counter()
     rep = verify.run(s, master_dsn=dsn)
     elapsed = time.perf_counter() - t0
@@ -93,3 +95,23 @@ def _time(name: str, work: Samples, floor: Samples) -> Figure:
     return Figure(name, round(work.median, 4), round(floor.median, 4), "s", None, None,
                   spread=f"figure {work.spread(4)}; floor {floor.spread(4)}", runs=len(work.values),
                   note="verify --master-dsn in-process (AWS checks SKIP); floor: the ISO posture query alone")
+
+
+def signed_round_trips(server: BenchServer, tenants: int) -> Figure:
+    """verify's round trips with the signed tenant context (the mode with the most to read: the key ring,
+    tokens minted per context). Leaves the database in signed mode: call it last."""
+    from bench.b_rls import _context_key
+    from tenantdb.database import bootstrap
+
+    signed = server.settings.model_copy(update={"tenant_context": "signed"})
+    bootstrap.run(signed, master_dsn=server.master_dsn())
+    _context_key(server, signed)
+    mark = server.mark()
+    _, failed = _verify(server, wire=True, signed=True)
+    trips = server.round_trips(mark)
+    failing = f"; verify FAILed {', '.join(failed)} (each check ran)" if failed else "; verify passed"
+    return Figure(f"verify.db.signed.round_trips@{tenants}", trips.round_trips, 1, "round trips",
+                  "<= 10 round trips", trips.round_trips <= 10, runs=1, floor_kind="bound",
+                  note=f"signed tenant context: query round trips counted on the wire over {trips.connections} "
+                       f"connection(s) ({trips.statements} statements), {tenants} tenants; floor: a lower bound "
+                       f"of one round trip, not measured{failing}")
