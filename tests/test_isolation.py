@@ -67,6 +67,42 @@ def test_enable_isolation_sets_up_rls_policies_and_index_idempotently(two_tenant
     assert rows == [(True, True, 1)]  # one tenant_id index, not one per call
 
 
+OLD_BINDING = """CREATE FUNCTION tenancy.bind_schema(tenant uuid, schema_name name) RETURNS uuid
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$ BEGIN RETURN (SELECT t.tenant_id FROM tenancy.tenants t
+                     WHERE t.schema_name = bind_schema.schema_name AND t.tenant_id = tenant); END $$;
+GRANT EXECUTE ON FUNCTION tenancy.bind_schema(uuid, name) TO PUBLIC"""
+"""The schema binding of earlier releases: a registry lookup per statement."""
+
+
+def test_a_policy_of_the_earlier_binding_fails_until_isolated_again_then_its_function_goes(
+        two_tenants, pg_master, pg_super):
+    s, db = two_tenants, two_tenants.db_name
+    pg_super.execute(f"SET ROLE {s.master_username}; {OLD_BINDING}", dbname=db)
+    old = "(tenant_id = (SELECT tenancy.bind_schema(tenancy.current_tenant_id(), 'tenant_alpha')))"
+    as_migrator(pg_super, s, f"ALTER POLICY tenant_isolation ON tenant_alpha.projects USING {old} WITH CHECK {old}")
+    exact = iso_report(s, pg_master)["ISO-POLICY-EXACT"]
+    assert exact.status is Status.FAIL and "tenant_alpha.projects" in exact.detail
+    assert "enable_isolation" in exact.detail  # the fix is named
+    old_exists = "SELECT to_regprocedure('tenancy.bind_schema(uuid, name)') IS NOT NULL"
+    bootstrap.run(s, master_dsn=pg_master.dsn())  # a policy still calls it: kept, and the bootstrap succeeds
+    assert pg_super.execute(old_exists, dbname=db) == [(True,)]
+    as_migrator(pg_super, s, "SELECT tenancy.enable_isolation('tenant_alpha.projects')")
+    assert iso_report(s, pg_master)["ISO-POLICY-EXACT"].status is Status.PASS
+    bootstrap.run(s, master_dsn=pg_master.dsn())  # no policy calls it any more: dropped
+    assert pg_super.execute(old_exists, dbname=db) == [(False,)]
+
+
+def test_enable_isolation_refuses_a_tenant_schema_with_no_registered_tenant(two_tenants, pg_super):
+    s = two_tenants
+    pg_super.execute(f"CREATE SCHEMA tenant_ghost AUTHORIZATION {s.migrator_role}", dbname=s.db_name)
+    with pytest.raises(psycopg.Error, match="tenant_ghost has no registered tenant") as err:
+        as_migrator(pg_super, s, "CREATE TABLE tenant_ghost.t (tenant_id uuid NOT NULL); "
+                    "SELECT tenancy.enable_isolation('tenant_ghost.t')")
+    assert err.value.sqlstate == "P0002"  # no_data_found; nothing half-done: the statement rolled back
+    assert pg_super.execute("SELECT to_regclass('tenant_ghost.t') IS NULL", dbname=s.db_name) == [(True,)]
+
+
 def test_enable_isolation_keeps_an_existing_index_that_leads_with_tenant_id(two_tenants, pg_super):
     s = two_tenants
     as_migrator(pg_super, s, "CREATE TABLE tenant_alpha.t (tenant_id uuid NOT NULL, id int, "
