@@ -90,15 +90,18 @@ RDS_EXTENSIONS: dict[int, frozenset[str]] = {15: frozenset({
     "bool_plperl", "hstore_plperl", "jsonb_plperl",
     # third-party extensions RDS packages
     "address_standardizer", "address_standardizer_data_us", "aws_commons", "aws_lambda", "aws_s3",
-    "h3", "h3_postgis", "hll", "hypopg", "ip4r", "mysql_fdw", "orafce", "pg_bigm", "pg_cron",
-    "pg_hint_plan", "pg_partman", "pg_proctab", "pg_repack", "pg_similarity", "pg_tle", "pg_transport",
-    "pgactive", "pgaudit", "pglogical", "pgrouting", "pgtap", "plprofiler", "plrust", "plv8", "postgis",
-    "postgis_raster", "postgis_tiger_geocoder", "postgis_topology", "prefix", "rdkit", "rds_tools", "rum",
-    "tds_fdw", "vector",
+    "h3", "h3_postgis", "hll", "hypopg", "ip4r", "log_fdw", "mysql_fdw", "oracle_fdw", "orafce", "pg_bigm",
+    "pg_cron", "pg_hint_plan", "pg_partman", "pg_proctab", "pg_repack", "pg_similarity", "pg_tle",
+    "pg_transport", "pgactive", "pgaudit", "pglogical", "pgrouting", "pgtap", "plcoffee", "plls", "plprofiler",
+    "plrust", "plv8", "postgis", "postgis_raster", "postgis_tiger_geocoder", "postgis_topology", "prefix",
+    "rdkit", "rds_tools", "tds_fdw", "vector",
 })}
 """Extension names (``CREATE EXTENSION`` names: pgvector is ``vector``) RDS for PostgreSQL offers, per
-engine major; ``extensions`` must name only these. @see AWS "Extensions supported for RDS for
-PostgreSQL 15" (Amazon RDS for PostgreSQL release notes, extension versions)."""
+engine major; ``extensions`` must name only these. Checked against the AWS document "Extension versions
+for Amazon RDS for PostgreSQL" (Amazon RDS for PostgreSQL release notes), PostgreSQL 15 section, as read
+on 2026-12-01. Its rows are project names where they differ: h3-pg is ``h3`` and ``h3_postgis``, pgAudit
+``pgaudit``, pgTAP ``pgtap``. Left out: its rows that are not ``CREATE EXTENSION`` names (auto_explain,
+decoder_raw, ICU module, wal2json) and flow_control, whose extension name the document does not confirm."""
 
 
 STATEFUL_RESOURCE_TYPES: dict[str, str] = {
