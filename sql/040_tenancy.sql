@@ -16,8 +16,10 @@
 --     setting nothing.
 --
 --   tenancy.current_tenant_id() RETURNS uuid
---     The current tenant, or NULL when the context is missing or invalid
---     (fails closed). Policies use it as
+--     The current tenant. It fails closed two ways: an unset or empty context
+--     gives NULL (the policy matches no row); anything else is cast to uuid,
+--     so a malformed value raises SQLSTATE 22P02 (invalid_text_representation)
+--     and the statement fails. Policies use it as
 --         USING (tenant_id = (SELECT tenancy.current_tenant_id()))
 --     (the sub-select makes it run once per statement, not once per row).
 --
@@ -32,13 +34,17 @@ GRANT USAGE ON SCHEMA {tenancy} TO {app_role};
 DO $tenantdb$
 BEGIN
   IF {tenant_context} = 'plain' THEN
-    -- Fails closed: unset (NULL), empty ('' is what PostgreSQL returns once
-    -- the setting has existed in the session) or anything but a canonical
-    -- uuid gives NULL, so "tenant_id = NULL" matches no row. It never raises,
-    -- so a malformed value cannot leak detail through an error. A plain
-    -- STABLE SQL function with no SET clause, so the planner can inline it.
-    -- Every name is qualified with pg_catalog so the caller's search_path
-    -- cannot redirect it.
+    -- Fails closed two ways. Unset (NULL) or empty ('' is what PostgreSQL
+    -- returns once the setting has existed in the session) gives NULL, so
+    -- "tenant_id = NULL" matches no row. Anything else is cast to uuid: a
+    -- malformed value raises 22P02 and the statement fails, loudly (an
+    -- application that writes the setting itself, bypassing set_tenant, shows
+    -- up instead of silently reading nothing). No regular expression: this
+    -- runs once per statement on every tenant table, and the bare cast costs
+    -- a fraction of a match. A plain STABLE SQL function with no SET clause,
+    -- so the planner can inline it. Every operator, function and type is
+    -- qualified with pg_catalog (no NULLIF, no "CASE x WHEN": both find "="
+    -- through the caller's search_path), so the caller cannot redirect it.
     CREATE OR REPLACE FUNCTION {tenancy}.current_tenant_id()
       RETURNS uuid
       LANGUAGE sql
@@ -46,14 +52,15 @@ BEGIN
       PARALLEL SAFE
     AS $body$
       SELECT CASE
-        WHEN pg_catalog.current_setting({tenant_setting}, true)
-             OPERATOR(pg_catalog.~) '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-        THEN pg_catalog.current_setting({tenant_setting}, true)::pg_catalog.uuid
+        WHEN pg_catalog.current_setting({tenant_setting}, true) IS NULL
+          OR pg_catalog.length(pg_catalog.current_setting({tenant_setting}, true)) OPERATOR(pg_catalog.=) 0
+        THEN NULL
+        ELSE pg_catalog.current_setting({tenant_setting}, true)::pg_catalog.uuid
       END
     $body$;
 
     COMMENT ON FUNCTION {tenancy}.current_tenant_id() IS
-      'The current tenant (uuid) from the tenant setting; NULL when unset, empty or malformed (fails closed).';
+      'The current tenant (uuid) from the tenant setting; NULL when unset or empty (no row matches); raises 22P02 when malformed (the statement fails). Fails closed both ways.';
 
     -- SECURITY INVOKER: any role may set its own custom setting, so the
     -- function needs no power. The SET clause pins search_path (it restores

@@ -252,6 +252,38 @@ def test_set_tenant_binds_the_id_and_nothing_shows_it_to_another_session(two_ten
     attacker.close()
 
 
+def test_a_context_written_directly_is_a_tenant_id_or_the_statement_fails(two_tenants, pg_cluster, pg_super):
+    """The setting written directly, bypassing set_tenant, on app_user's own login over TLS: a malformed
+    value makes every read and write of a tenant table fail with 22P02 (not a tenant id: fails closed,
+    and loudly); an empty one reads nothing without an error; a tenant's id reads that tenant's rows."""
+    s = two_tenants
+    ids = tenant_ids(pg_super, s)
+    conn = login(pg_cluster, pg_super, s, s.app_role)
+    forge = "SELECT set_config(%s, %s, true)"
+    try:
+        for bad in ("not-a-uuid", "' OR '1'='1", ids["alpha"] + "'; --", " ", ids["alpha"][:-1] + "g"):
+            for attempt, params in (("SELECT name FROM tenant_alpha.projects", None),
+                                    ("UPDATE tenant_alpha.projects SET name = 'x'", None),
+                                    ("DELETE FROM tenant_alpha.projects", None),
+                                    ("INSERT INTO tenant_alpha.projects (tenant_id, name) VALUES (%s, 'x')",
+                                     (ids["alpha"],))):
+                conn.execute(forge, (s.tenant_setting, bad))
+                with pytest.raises(psycopg.errors.InvalidTextRepresentation, match="for type uuid"):
+                    conn.execute(attempt, params)
+                conn.rollback()
+        conn.execute(forge, (s.tenant_setting, ""))
+        assert conn.execute("SELECT name FROM tenant_alpha.projects").fetchall() == []
+        assert conn.execute("DELETE FROM tenant_alpha.projects").rowcount == 0
+        conn.rollback()
+        conn.execute(forge, (s.tenant_setting, ids["alpha"]))
+        assert conn.execute("SELECT name FROM tenant_alpha.projects").fetchall() == [("p1",)]
+        assert conn.execute("SELECT name FROM tenant_beta.projects").fetchall() == []
+        conn.rollback()
+    finally:
+        conn.close()
+    assert pg_super.execute("SELECT count(*) FROM tenant_alpha.projects", dbname=s.db_name) == [(1,)]
+
+
 def test_a_tenant_id_in_catalog_text_fails_verify_naming_the_object(two_tenants, pg_cluster, pg_super, pg_master):
     s = two_tenants
     ids = tenant_ids(pg_super, s)

@@ -70,22 +70,32 @@ def test_fresh_run_then_nothing_changes(pg_fresh, pg_master, pg_super, pg_overla
 
 
 def test_current_tenant_id_fails_closed(pg_fresh, pg_master, pg_overlay, capsys):
+    """Unset or empty: NULL (no row matches). Malformed: the cast raises 22P02, so the statement fails
+    (closed, and loudly). A uuid, in any spelling PostgreSQL reads as one, is that tenant."""
     bootstrap_json(capsys, pg_overlay, pg_master.dsn())
-    with psycopg.connect(pg_master.dsn("qualisys_master")) as conn:
+    with psycopg.connect(pg_master.dsn("qualisys_master"), autocommit=True) as conn:
         conn.execute("SET ROLE app_user")
         current = lambda: conn.execute("SELECT tenancy.current_tenant_id()").fetchone()[0]  # noqa: E731 - a one-line local helper reads better as a lambda
+        put = lambda value: conn.execute("SELECT set_config('app.current_tenant', %s, false)", (value,))  # noqa: E731
         assert current() is None  # never set in this session
-        for value in ("", "not-a-uuid", "'; DROP TABLE x; --", TENANT_A + " ", "{" + TENANT_A + "}"):
-            conn.execute("SELECT set_config('app.current_tenant', %s, false)", (value,))
-            assert current() is None, value
-        conn.execute("SELECT set_config('app.current_tenant', %s, false)", (TENANT_A.upper(),))
-        assert str(current()) == TENANT_A
+        put("")
+        assert current() is None  # empty: what PostgreSQL returns once the setting has existed
+        for value in ("not-a-uuid", "'; DROP TABLE x; --", TENANT_A + " ", " ", TENANT_A[:-1] + "g"):
+            put(value)
+            with pytest.raises(psycopg.errors.InvalidTextRepresentation, match="invalid input syntax for type uuid"):
+                current()
+        for value in (TENANT_A.upper(), "{" + TENANT_A + "}"):
+            put(value)
+            assert str(current()) == TENANT_A, value
         # A plain, inlinable STABLE SQL function; not SECURITY DEFINER; PUBLIC cannot run it.
-        fn = conn.execute("SELECT provolatile, prosecdef, proconfig, "
+        fn = conn.execute("SELECT provolatile, proparallel, prosecdef, proconfig, "
                           "(SELECT lanname FROM pg_language WHERE oid = prolang), "
                           "has_function_privilege('public', p.oid, 'EXECUTE') FROM pg_proc p "
                           "WHERE oid = 'tenancy.current_tenant_id'::regproc").fetchone()
-        assert fn == ("s", False, None, "sql", False)
+        assert fn == ("s", "s", False, None, "sql", False)
+        # Inlined: the plan holds the body's expression, with no call of the function (and no regex).
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN (VERBOSE, COSTS OFF) SELECT tenancy.current_tenant_id()"))
+        assert "current_setting" in plan and "current_tenant_id" not in plan and "~" not in plan, plan
 
 
 def test_040_defines_the_plain_context_only_in_plain_mode(pg_fresh, pg_master, pg_super, pg_settings, capsys):

@@ -19,6 +19,15 @@ from tests.fixtures_pg import TEST_ENV, connect_as
 from tests.test_posture import as_migrator, iso_report, iso_settings, two_tenants  # noqa: F401 - fixtures
 
 STATE = open(__file__.rsplit("/", 2)[0] + "/sql/state.sql").read()
+RAISES_FOR_EMPTY = ("CREATE OR REPLACE FUNCTION tenancy.current_tenant_id() RETURNS uuid LANGUAGE sql STABLE "
+                    "AS $$ SELECT current_setting('app.current_tenant', true)::uuid $$")
+"""The bare cast: an empty context ('' once the setting has existed) raises instead of matching nothing."""
+RAISES_OTHER = ("CREATE OR REPLACE FUNCTION tenancy.current_tenant_id() RETURNS uuid LANGUAGE plpgsql STABLE AS $$ "
+                "DECLARE v text := current_setting('app.current_tenant', true); BEGIN "
+                "IF v IS NULL OR v = '' THEN RETURN NULL; END IF; "
+                "IF v !~ '^[0-9a-f-]{36}$' THEN RAISE EXCEPTION 'bad tenant context %', v; END IF; "
+                "RETURN v::uuid; END $$")
+"""Refuses a malformed context with an error of its own (P0001, echoing the value): only 22P02 is accepted."""
 
 
 def login(pg_cluster, pg_super, s, role: str) -> psycopg.Connection:
@@ -257,7 +266,8 @@ def test_the_probe_passes_and_leaves_nothing_behind(two_tenants, pg_master, pg_s
     assert checks["ISO-PROBE"].status is Status.PASS, checks["ISO-PROBE"].detail
     detail = checks["ISO-PROBE"].detail
     for held in ("unset context: reads 0 rows, insert refused", "empty context: reads 0 rows",
-                 "malformed \"' OR '1'='1\" context: reads 0 rows", "A reads 2 rows, 0 of another tenant",
+                 "malformed \"' OR '1'='1\" context: reads and writes refused (not a tenant id, 22P02)",
+                 "malformed ' ' context: reads and writes refused", "A reads 2 rows, 0 of another tenant",
                  "A inserting a row for B refused", "A moving its rows to B refused",
                  "app_user disabling RLS refused", "app_user truncating (ignores RLS) refused",
                  "real tenant tables: 2 table(s) x 3 tenant context(s) probed",
@@ -300,13 +310,23 @@ def test_a_weakened_isolation_helper_makes_the_probe_fail(two_tenants, pg_master
         assert leak in check.detail, leak
 
 
-def test_a_current_tenant_function_that_raises_makes_the_probe_fail(two_tenants, pg_master, pg_super):
+@pytest.mark.parametrize(("body", "fragments"), [
+    (RAISES_FOR_EMPTY, ("empty context: reading raised invalid input syntax for type uuid",
+                        "empty context: insert failed for another reason: invalid input syntax for type uuid")),
+    (RAISES_OTHER, ("malformed 'not-a-uuid' context: reading raised bad tenant context not-a-uuid",
+                    "malformed 'not-a-uuid' context: update raised bad tenant context")),
+], ids=["raises-for-empty", "raises-another-error-for-malformed"])
+def test_a_current_tenant_function_that_raises_wrongly_makes_the_probe_fail(two_tenants, pg_master, pg_super,
+                                                                            body, fragments):
+    """A malformed context may be refused with 22P02 (the design); an empty one raising, or a malformed one
+    refused with another error, is a problem, each attempt on its own line."""
     s = two_tenants
-    pg_super.execute("CREATE OR REPLACE FUNCTION tenancy.current_tenant_id() RETURNS uuid LANGUAGE sql STABLE AS "
-                     "$$ SELECT nullif(current_setting('app.current_tenant', true), '')::uuid $$", dbname=s.db_name)
+    pg_super.execute(body, dbname=s.db_name)
     check = {c.id: c for c in verify.run(s, master_dsn=pg_master.dsn()).checks}["ISO-PROBE"]
     assert check.status is Status.FAIL
-    assert "malformed 'not-a-uuid' context: reading raised invalid input syntax for type uuid" in check.detail
+    for fragment in fragments:
+        assert fragment in check.detail, (fragment, check.detail)
+    assert "unset context" not in check.detail  # only the problems are listed: NULL still matches nothing
 
 
 def test_a_leaking_policy_on_a_real_table_is_caught_by_the_probe(two_tenants, pg_master, pg_super):

@@ -75,3 +75,39 @@ def test_repeated_and_foreign_results_never_pass(pg_master, pg_settings):
     assert lines[0] == ("one", False, "one reads 0 rows")
     assert lines[1] == ("two", False, "two: no result (the probe stopped before it)")
     assert "result 'one' reported more than once" in extra
+
+
+def test_the_not_an_id_suffix_accepts_22p02_and_nothing_else(pg_master, pg_settings):
+    """``kind|22P02``: a refusal with invalid_text_representation is ok (the context is not a tenant id);
+    rows read or touched, a write that succeeds and any other error stay problems; without the suffix
+    22P02 is a problem like any error."""
+    conn = _session(pg_master, pg_settings)
+    bad_cast = sql.SQL("SELECT 'not-a-uuid'::uuid IS NULL")
+    try:
+        res = batch.Results()
+        steps = [
+            Step("read", "count|22P02", sql.SQL("SELECT count(*) FROM (VALUES ('x'::uuid)) v")),
+            Step("read_rows", "count|22P02", sql.SQL("SELECT 2")),
+            Step("read_other", "count|22P02", sql.SQL("SELECT 1/0")),
+            Step("write", "none|22P02", bad_cast),
+            Step("insert", "refused|22P02", bad_cast),
+            Step("insert_ok", "refused|22P02", sql.SQL("SELECT 1")),
+            Step("insert_42501", "refused|22P02", sql.SQL("TRUNCATE pg_catalog.pg_authid")),
+            Step("plain_read", "count", sql.SQL("SELECT count(*) FROM (VALUES ('x'::uuid)) v")),
+            Step("plain_insert", "refused", bad_cast),
+        ]
+        batch.run(conn, res, [batch.attempts(conn, res, steps)])
+    finally:
+        conn.close()
+    got = res.got
+    assert got["read"] == (True, "notid") and got["write"] == (True, "notid") and got["insert"] == (True, "notid")
+    assert got["read_rows"] == (False, "rows:2") and got["insert_ok"] == (False, "succeeded")
+    assert got["read_other"] == (False, "raised:division by zero") and got["insert_42501"] == (True, "refused")
+    assert got["plain_read"][0] is False and got["plain_read"][1].startswith("raised:invalid input syntax")
+    assert got["plain_insert"][0] is False and got["plain_insert"][1].startswith("other:invalid input syntax")
+    lines, _ = batch.judge(res, [("read", "count|22P02", "x context:"), ("insert", "refused", "x context: insert")])
+    assert [line for _, _, line in lines] == ["x context: refused (not a tenant id, 22P02)",
+                                              "x context: insert refused (not a tenant id, 22P02)"]
+    assert batch.in_forged("count", None) == batch.in_forged("count", "") == "count"
+    assert batch.in_forged("count", "0B9F4A52-1C3D-4E5F-8A9B-0C1D2E3F4A5B") == "count"  # a forged id: no error allowed
+    assert batch.in_forged("none", "not-a-uuid") == batch.in_forged("none", " ") == "none|22P02"

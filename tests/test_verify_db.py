@@ -14,6 +14,7 @@ from tenantdb.database import bootstrap
 from tenantdb.local.postgres import free_port
 from tenantdb.report import Status
 from tests.fixtures_pg import TEST_ENV
+from tests.test_isolation import RAISES_FOR_EMPTY, RAISES_OTHER
 
 AWS_IDS = {"AC1", "AC2", "AC3", "AC4", "AC5", "AC6", "AC9", "PUBLIC-ACCESS", "DELETION-PROTECTION",
            "PERF-INSIGHTS", "MONITORING", "LOG-EXPORTS"}
@@ -47,7 +48,7 @@ def test_bootstrapped_server_passes_with_aws_skipped(bootstrapped, pg_master, pg
     assert "TLSv1." in checks["TLS"]["actual"] and "plaintext refused" in checks["TLS"]["actual"]
     ac10 = checks["AC10"]["actual"]
     for fact in ("A sees its 2 rows of 3", "no context sees 0 rows", "empty context sees 0 rows",
-                 "malformed context sees 0 rows", "insert of B's row refused by the policy",
+                 "malformed context refused (not a tenant id, 22P02)", "insert of B's row refused by the policy",
                  "moving A's rows to B refused", "nothing left behind"):
         assert fact in ac10
     assert pg_master.password not in json.dumps(checks)
@@ -83,16 +84,19 @@ def test_a_wrong_live_parameter_fails_ac6(bootstrapped, pg_cluster, pg_master, p
     assert rep.exit_code == 1
 
 
-def test_a_current_tenant_function_that_raises_fails_ac10(bootstrapped, pg_master, pg_super, pg_settings):
-    """The naive cast raises on a malformed context: the verifier must not accept that."""
-    pg_super.execute("CREATE OR REPLACE FUNCTION tenancy.current_tenant_id() RETURNS uuid LANGUAGE sql STABLE "
-                     "AS $$ SELECT nullif(current_setting('app.current_tenant', true), '')::uuid $$",
-                     dbname="qualisys_master")
+@pytest.mark.parametrize(("body", "fragments"), [
+    (RAISES_FOR_EMPTY, ("empty context raised instead of matching nothing", "invalid input syntax for type uuid")),
+    (RAISES_OTHER, ("malformed context raised instead of matching nothing: bad tenant context not-a-uuid",)),
+], ids=["raises-for-empty", "raises-another-error-for-malformed"])
+def test_a_current_tenant_function_that_raises_wrongly_fails_ac10(bootstrapped, pg_master, pg_super, pg_settings,
+                                                                  body, fragments):
+    """A malformed context may raise 22P02 (the design); an empty one raising, or another error, fails AC10."""
+    pg_super.execute(body, dbname="qualisys_master")
     rep = verify.run(pg_settings, master_dsn=pg_master.dsn())
     ac10 = next(c for c in rep.checks if c.id == "AC10")
     assert ac10.status is Status.FAIL
-    assert "malformed context raised instead of matching nothing" in ac10.detail
-    assert "invalid input syntax for type uuid" in ac10.detail
+    for fragment in fragments:
+        assert fragment in ac10.detail, (fragment, ac10.detail)
 
 
 def test_nothing_bootstrapped_fails(pg_fresh, pg_master, pg_settings):

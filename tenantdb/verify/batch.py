@@ -12,6 +12,7 @@ as bound parameters, never into statement text.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,19 @@ class Step:
     key: str
     kind: str
     statement: sql.Composable
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+NOT_AN_ID = "22P02"
+"""The suffix of a kind (``count|22P02``) that also accepts a refusal with invalid_text_representation."""
+
+
+def in_forged(kind: str, value: str | None) -> str:
+    """The kind of an attempt made in a forged context ``value`` (None: never set). A value that is
+    neither empty nor a canonical uuid may also be refused with 22P02: plain mode's current_tenant_id()
+    casts it and raises, which fails closed as surely as reading nothing. Unset and empty contexts, and
+    a forged tenant id, must read nothing without an error."""
+    return kind if not value or _CANONICAL_UUID.fullmatch(value) else f"{kind}|{NOT_AN_ID}"
 
 
 @dataclass
@@ -116,6 +130,7 @@ class Texts:
     rows_raised: str = "{what} reading raised {error} instead of matching nothing"
     touched: str = "{what} touched {n} rows"
     refused: str = "{what} refused"
+    not_id: str = "{what} refused (not a tenant id, 22P02)"
     succeeded: str = "{what} succeeded"
     other: str = "{what} failed for another reason: {error}"
     raised: str = "{what} raised {error}"
@@ -123,8 +138,9 @@ class Texts:
 
 
 def sentence(texts: Texts, kind: str, what: str, outcome: str) -> str:
-    """One line for an attempt's outcome (``rows:3``, ``refused``, ``fact:...``, ``raised:...``)."""
+    """One line for an attempt's outcome (``rows:3``, ``refused``, ``notid``, ``fact:...``, ``raised:...``)."""
     tag, _, value = outcome.partition(":")
+    kind = kind.partition("|")[0]
     if tag == "rows":
         return (texts.rows if kind == "count" else texts.touched).format(what=what, n=value)
     if tag == "raised":
@@ -135,6 +151,8 @@ def sentence(texts: Texts, kind: str, what: str, outcome: str) -> str:
         return texts.other.format(what=what, error=value)
     if tag in ("refused", "succeeded"):
         return getattr(texts, tag).format(what=what)
+    if tag == "notid":
+        return texts.not_id.format(what=what)
     return f"{what} {outcome}".strip()  # "set", or anything the engine did not promise
 
 

@@ -6,7 +6,9 @@ default privileges), a table the migrator creates there, isolated by
 ``tenancy.enable_isolation``. Then, as app_user (SET ROLE from a fresh master
 session, so the tenant setting has never existed in it):
 
-- no context, an empty one and malformed ones: reads see nothing, writes are refused;
+- no context, an empty one and malformed ones: reads see nothing, writes are refused; in plain
+  mode a malformed one makes every statement fail with 22P02 (not a tenant id), accepted as a
+  refusal for those contexts only (fails closed, loudly);
 - tenant A's context: only A's rows are visible; B's rows cannot be read, inserted,
   updated or deleted, and A's rows cannot be moved to B;
 - app_user cannot switch row security off, drop a policy, alter or truncate the table;
@@ -180,12 +182,21 @@ def _sort(res: batch.Results, expected: list[tuple[str, str, str]],
         (found if ok else problems).append(line)
     for i, (label, _) in enumerate(forged):
         held = by_context.get(f"ctx{i}", [])
-        if len(held) == len(BLIND):
-            found.insert(i, f"{session if i == 0 else label} context: reads 0 rows, insert refused, "
-                            "update and delete touch none")
+        summary = _summary([res.got[f"ctx{i}.{key}"][1] for key, *_ in BLIND]) if len(held) == len(BLIND) else None
+        if summary:
+            found.insert(i, f"{session if i == 0 else label} context: {summary}")
         else:
             found += [line for _, line in held]
     return found, problems + extra
+
+
+def _summary(outcomes: list[str]) -> str | None:
+    """One phrase for a context whose four attempts all held the same way; None when they held in mixed ways."""
+    if all(o == "notid" for o in outcomes):
+        return "reads and writes refused (not a tenant id, 22P02)"
+    if "notid" not in outcomes:
+        return "reads 0 rows, insert refused, update and delete touch none"
+    return None
 
 
 # ----- the scratch table ---------------------------------------------------------
@@ -208,7 +219,7 @@ def _rows(conn: psycopg.Connection, s: Settings, res: batch.Results, scratch: st
     for i, (_, value) in enumerate(forged):
         if value is not None:
             blind.append(Step(f"ctx{i}.forge", "forge", _q("forge_context", setting=setting, value=sql.Literal(value))))
-        blind += [Step(f"ctx{i}.{key}", kind, _q(name, table=table, tenant=sql.Literal(a)))
+        blind += [Step(f"ctx{i}.{key}", batch.in_forged(kind, value), _q(name, table=table, tenant=sql.Literal(a)))
                   for key, kind, _, name in BLIND]
     as_a = [Step(key, kind, _q(name, table=table, tenant=sql.Literal(a if whose == "a" else b)))
             for key, kind, _, name, whose in AS_A]

@@ -18,12 +18,20 @@
 --   require  as check, and the whole batch stops when it is not ok (nothing else runs as the wrong role)
 --   forge    a statement whose effect stays (the tenant setting written directly, as an attacker
 --            would); ok when it runs                                  -> set | raised:<error>
+-- A kind may carry one suffix, "|22P02" (count|22P02, none|22P02, refused|22P02): the attempt
+-- runs in a forged context that is not a tenant id, so it may also be refused with
+-- invalid_text_representation (plain mode's current_tenant_id() casts the setting to uuid and
+-- raises), which is ok                                                -> notid
+-- Without the suffix a 22P02 is a problem like any other error. Any row read or touched, or a
+-- write that succeeds, stays a problem with it.
 -- The statements are the toolkit's own, rendered from sql/ files with psycopg.sql.
 DO $attempts$
 DECLARE
   nonce constant text := {nonce};
   steps constant text[] := {steps};
   step text[];
+  kind text;
+  not_id_ok boolean;
   n bigint;
   ok boolean;
   fact text;
@@ -31,7 +39,9 @@ DECLARE
 BEGIN
   FOREACH step SLICE 1 IN ARRAY steps LOOP
     n := NULL; ok := NULL; fact := NULL;
-    IF step[2] = 'forge' THEN
+    kind := pg_catalog.split_part(step[2], '|', 1);
+    not_id_ok := pg_catalog.split_part(step[2], '|', 2) = '22P02';
+    IF kind = 'forge' THEN
       BEGIN
         EXECUTE step[3];
         result := 'ok|set';
@@ -40,9 +50,9 @@ BEGIN
       END;
     ELSE
       BEGIN
-        IF step[2] IN ('check', 'require') THEN
+        IF kind IN ('check', 'require') THEN
           EXECUTE step[3] INTO ok, fact;
-        ELSIF step[2] = 'count' THEN
+        ELSIF kind = 'count' THEN
           EXECUTE step[3] INTO n;
         ELSE
           EXECUTE step[3];
@@ -52,24 +62,29 @@ BEGIN
       EXCEPTION
         WHEN SQLSTATE 'TDB01' THEN
           result := CASE
-            WHEN step[2] IN ('count', 'none') THEN
+            WHEN kind IN ('count', 'none') THEN
               CASE WHEN n = 0 THEN 'ok' ELSE 'problem' END || '|rows:' || coalesce(n::text, '?')
-            WHEN step[2] IN ('check', 'require') THEN
+            WHEN kind IN ('check', 'require') THEN
               CASE WHEN ok THEN 'ok' ELSE 'problem' END || '|fact:' || coalesce(fact, '')
             ELSE 'problem|succeeded' END;
         WHEN insufficient_privilege THEN
           result := CASE
-            WHEN step[2] = 'refused' OR (step[2] = 'policy' AND SQLERRM LIKE '%row-level security%')
+            WHEN kind = 'refused' OR (kind = 'policy' AND SQLERRM LIKE '%row-level security%')
               THEN 'ok|refused'
-            WHEN step[2] IN ('refused', 'policy') THEN 'problem|other:' || SQLERRM
+            WHEN kind IN ('refused', 'policy') THEN 'problem|other:' || SQLERRM
+            ELSE 'problem|raised:' || SQLERRM END;
+        WHEN invalid_text_representation THEN
+          result := CASE
+            WHEN not_id_ok THEN 'ok|notid'
+            WHEN kind IN ('refused', 'policy') THEN 'problem|other:' || SQLERRM
             ELSE 'problem|raised:' || SQLERRM END;
         WHEN OTHERS THEN
-          result := CASE WHEN step[2] IN ('refused', 'policy') THEN 'problem|other:' ELSE 'problem|raised:' END
+          result := CASE WHEN kind IN ('refused', 'policy') THEN 'problem|other:' ELSE 'problem|raised:' END
                     || SQLERRM;
       END;
     END IF;
     RAISE INFO '%|%|%', nonce, step[1], result;
-    IF step[2] = 'require' AND result NOT LIKE 'ok|%' THEN
+    IF kind = 'require' AND result NOT LIKE 'ok|%' THEN
       RAISE EXCEPTION 'the probe stopped: % (%)', step[1], result;
     END IF;
   END LOOP;
