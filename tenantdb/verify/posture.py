@@ -122,7 +122,7 @@ def query(s: Settings) -> sql.Composed:
 
 def collect(conn: psycopg.Connection, s: Settings) -> tuple[dict[str, list[dict[str, str]]], dict[str, int]]:
     """(findings by check id, counts) from one catalog query, in a read-only transaction: one round trip."""
-    rows = db.read_only_batch(conn, [query(s)])[0]
+    rows = db.read_only_batch(conn, [sqlfiles.named("verify/no_jit"), query(s)])[1]
     if isinstance(rows, BaseException):
         raise rows
     findings: dict[str, list[dict[str, str]]] = {}
