@@ -16,7 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 """The checkout (or the installed package's parent): holds main.py, stacks/, sql/, policy/."""
 
 STATE_DIR = PROJECT_ROOT / ".tenantdb"
-"""The project's own state: the Terraform CLI config, the plugin cache, the local environment."""
+"""The project's own state: the Terraform CLI config, a provider mirror built by setup, the local environment."""
 
 
 def under_root(path: str | Path) -> Path:

@@ -5,6 +5,13 @@ Terraform must install hashicorp/aws from the on-disk filesystem mirror
 config under ``.tenantdb/`` and points ``TF_CLI_CONFIG_FILE`` at it in its own
 processes only; the user's home directory is never written.
 
+There is no plugin cache. From an unpacked mirror, `terraform init` links each
+working directory's provider straight to the mirror, which nothing writes. A
+shared cache is different: an init with no lock file reinstalls the cache
+entry, and that briefly removes the provider from under every other working
+directory linked to it. A concurrent apply then fails with "Required plugins
+are not installed".
+
 ``python -m tenantdb.infra.terraform`` writes the config and prints its path
 (scripts/setup calls it).
 """
@@ -14,16 +21,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tenantdb.errors import ToolkitError
-from tenantdb.paths import STATE_DIR, file_lock
+from tenantdb.paths import STATE_DIR
 
 CLI_CONFIG = STATE_DIR / "terraform.rc"
-PLUGIN_CACHE = STATE_DIR / "plugin-cache"
 DEFAULT_MIRROR = "/opt/tf-plugins"
 
 QUIET_NODE_ENV: Mapping[str, str] = {
@@ -48,7 +53,6 @@ def cli_config_text(mirror: str = DEFAULT_MIRROR) -> str:
         '    exclude = ["registry.terraform.io/hashicorp/aws"]\n'
         "  }\n"
         "}\n"
-        f'plugin_cache_dir = "{PLUGIN_CACHE}"\n'
     )
 
 
@@ -65,7 +69,6 @@ def ensure_cli_config(mirror: str = DEFAULT_MIRROR) -> Path:
                                "where the Terraform registry can be reached (it builds one)")
         mirror = str(BUILT_MIRROR)
     STATE_DIR.mkdir(parents=True, exist_ok=True)
-    PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)
     text = cli_config_text(mirror)
     if not CLI_CONFIG.exists() or CLI_CONFIG.read_text() != text:
         CLI_CONFIG.write_text(text)
@@ -80,6 +83,8 @@ def terraform_env(mirror: str = DEFAULT_MIRROR, extra: Mapping[str, str] | None 
         "TF_IN_AUTOMATION": "1",
         "TF_INPUT": "0",
         "CHECKPOINT_DISABLE": "1",
+        # No cache: a plugin_cache_dir from the caller's environment would bring the race back.
+        "TF_PLUGIN_CACHE_DIR": "",
     })
     if extra:
         env.update(extra)
@@ -119,23 +124,14 @@ def run(args: Sequence[str], cwd: Path, mirror: str = DEFAULT_MIRROR,
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
-@contextmanager
-def init_lock() -> Iterator[None]:
-    """Serialize `terraform init` across processes and threads: the shared plugin cache is not
-    safe for concurrent installs ("failed to create directory ... file exists")."""
-    with file_lock(STATE_DIR / "init.lock"):
-        yield
-
-
 def init(cwd: Path, mirror: str = DEFAULT_MIRROR, backend: bool = True,
          backend_config: Sequence[str] = (), env: Mapping[str, str] | None = None) -> Result:
-    """`terraform init`, one at a time (:func:`init_lock`)."""
+    """`terraform init`; concurrent runs are safe, since each writes only its own working directory."""
     args = ["init", "-no-color", "-input=false"]
     if not backend:
         args.append("-backend=false")
     args += [f"-backend-config={kv}" for kv in backend_config]
-    with init_lock():
-        return run(args, cwd, mirror, env)
+    return run(args, cwd, mirror, env)
 
 
 if __name__ == "__main__":  # pragma: no cover - scripts/setup

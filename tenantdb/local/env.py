@@ -68,7 +68,8 @@ def exports(s: Settings, role: str = "app", overlay: str | os.PathLike[str] | No
         "TF_CLI_CONFIG_FILE": str(terraform.ensure_cli_config(s.provider_mirror)),
         "CHECKPOINT_DISABLE": "1",
         # cdktf otherwise points Terraform's plugin cache into the user's home (~/.terraform.d).
-        "TF_PLUGIN_CACHE_DIR": str(terraform.PLUGIN_CACHE),
+        # The provider comes linked from the mirror; a shared cache would race concurrent inits.
+        "CDKTF_DISABLE_PLUGIN_CACHE_ENV": "1",
         "AWS_ENDPOINT_URL": str(s.aws_endpoint_url), **EMULATOR_CREDENTIALS,
         "AWS_REGION": s.region, "AWS_DEFAULT_REGION": s.region, "AWS_EC2_METADATA_DISABLED": "true",
         **QUIET_JSII,
