@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def render_sql(server: BenchServer) -> str:
     """The bootstrap's SQL as one psql script: each step in its own transaction."""
-    import psycopg
 
     from tenantdb.database import bootstrap
     from tenantdb.database import roles
@@ -40,7 +39,7 @@ def render_sql(server: BenchServer) -> str:
     s = server.settings
     values = bootstrap.placeholders(s)
     parts = ["\\set ON_ERROR_STOP 1", "SELECT clock_timestamp() AS t0 \\gset"]
-    with psycopg.connect(server.master_dsn(s.db_name)) as conn:
+    with server.connect_master(s.db_name) as conn:
         for path in sqlfiles.files():
             parts += ["BEGIN;", sqlfiles.load(path, values).as_string(conn), "COMMIT;"]
         parts += ["BEGIN;", roles.script(s).as_string(conn), "COMMIT;"]

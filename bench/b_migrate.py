@@ -25,7 +25,6 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-import psycopg
 from psycopg import sql
 
 from bench.measure import Figure, run_process
@@ -73,7 +72,7 @@ def setup(server: BenchServer, count: int) -> list[str]:
     server.cluster.create_database(DB, s.master_username)
     bootstrap.run(s, master_dsn=server.master_dsn())
     slugs = [f"m{i:05d}" for i in range(count)]
-    with psycopg.connect(server.master_dsn(DB), application_name="bench-bulk") as conn:
+    with server.connect_master(DB, application_name="bench-bulk") as conn:
         for i in range(0, count, BULK):
             parts: list[sql.Composable] = []
             for slug in slugs[i:i + BULK]:

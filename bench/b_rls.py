@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import secrets
 import statistics
 import time
 from collections.abc import Callable
@@ -124,7 +123,7 @@ def setup(server: BenchServer, s, tenants: int, rows: int) -> tuple[str, dict[st
     server.reset()
     bootstrap.run(s, master_dsn=server.master_dsn())
     tenant = str(tenants_mod.create(s, "bench", master_dsn=server.master_dsn()))
-    key = _context_key(server, s) if s.tenant_context == "signed" else None
+    key = server.install_context_key(s) if s.tenant_context == "signed" else None
     table = sql.Identifier(SCHEMA, TABLE)
     with server.superuser(s.db_name) as su:
         su.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(s.migrator_role)))
@@ -147,19 +146,6 @@ def setup(server: BenchServer, s, tenants: int, rows: int) -> tuple[str, dict[st
                            "GRANT USAGE ON ALL SEQUENCES IN SCHEMA {1} TO {0}").format(
             sql.Identifier(BASE_ROLE), sql.Identifier(SCHEMA), sql.Identifier(TABLE)))
     return tenant, {s.app_role: server.set_password(s.app_role), BASE_ROLE: server.set_password(BASE_ROLE)}, key
-
-
-def _context_key(server: BenchServer, s):
-    """A signing key in tenancy.context_keys (as its owner, the master): what the bootstrap writes from
-    the context key secret, which a --master-dsn bootstrap has no AWS to read."""
-    from tenantdb.database.context_token import Key
-
-    key = Key(secrets.token_hex(4), secrets.token_bytes(32), int(time.time()) - 60)
-    with psycopg.connect(server.master_dsn(s.db_name), autocommit=True) as conn:
-        conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(s.tenancy_schema, "context_keys")))
-        conn.execute(sql.SQL("INSERT INTO {} (kid, key, created_at) VALUES (%s, %s, to_timestamp(%s))").format(
-            sql.Identifier(s.tenancy_schema, "context_keys")), (key.kid, key.secret, key.created_at))
-    return key
 
 
 def tenant_index(server: BenchServer, s) -> str:

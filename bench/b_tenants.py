@@ -55,7 +55,7 @@ def real_create(server: BenchServer, slug: str) -> float:
     s = server.settings
     t0 = time.perf_counter()
     tenants.create(s, slug, master_dsn=server.master_dsn())
-    with psycopg.connect(server.master_dsn(s.db_name), application_name="bench-migration") as conn:
+    with server.connect_master(s.db_name, application_name="bench-migration") as conn:
         conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(s.migrator_role)))
         conn.execute(_tables_sql(s, tenants.schema_name(s, slug), conn))
         conn.commit()
@@ -85,7 +85,7 @@ def bulk_create(conn: psycopg.Connection, server: BenchServer, slugs: list[str])
 
 def posture_and_floor(server: BenchServer, repeats: int) -> tuple[Samples, Samples]:
     def floor() -> float:
-        with psycopg.connect(server.master_dsn(server.settings.db_name)) as conn:
+        with server.connect_master() as conn:
             t0 = time.perf_counter()
             conn.execute(FLOOR_SCAN).fetchall()
             return time.perf_counter() - t0
@@ -102,7 +102,7 @@ def run(server: BenchServer, checkpoints: list[int], sample: int, repeats: int, 
     rows = []  # (tenants, real s/tenant median, bulk s/tenant, posture median s)
     figures: list[Figure] = []
     count = 0
-    with psycopg.connect(server.master_dsn(s.db_name), application_name="bench-bulk") as conn:
+    with server.connect_master(s.db_name, application_name="bench-bulk") as conn:
         for target in checkpoints:
             bulk_times: list[float] = []
             while count < target - 2 * sample:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 
-import psycopg
 
 from bench.measure import Figure, Samples, interleave
 from bench.server import BenchServer
@@ -23,7 +22,7 @@ def posture_once(server: BenchServer) -> float:
     from tenantdb.verify import posture
 
     s = server.settings
-    with psycopg.connect(server.master_dsn(s.db_name)) as conn:
+    with server.connect_master(s.db_name) as conn:
         t0 = time.perf_counter()
         posture.collect(conn, s)
         return time.perf_counter() - t0
@@ -100,12 +99,11 @@ def _time(name: str, work: Samples, floor: Samples) -> Figure:
 def signed_round_trips(server: BenchServer, tenants: int) -> Figure:
     """verify's round trips with the signed tenant context (the mode with the most to read: the key ring,
     tokens minted per context). Leaves the database in signed mode: call it last."""
-    from bench.b_rls import _context_key
     from tenantdb.database import bootstrap
 
     signed = server.settings.model_copy(update={"tenant_context": "signed"})
     bootstrap.run(signed, master_dsn=server.master_dsn())
-    _context_key(server, signed)
+    server.install_context_key(signed)
     mark = server.mark()
     _, failed = _verify(server, wire=True, signed=True)
     trips = server.round_trips(mark)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -22,6 +23,7 @@ from psycopg import sql
 
 from bench.wire import Count, WireCounter
 from tenantdb import settings as settings_mod
+from tenantdb.database.connection import PINNED_SEARCH_PATH
 from tenantdb.local.postgres import SUPERUSER, Cluster, free_port
 
 ENV = "dev"
@@ -70,6 +72,12 @@ class BenchServer:
     def master_dsn(self, dbname: str = "postgres") -> str:
         return self.cluster.tcp_conninfo(self.settings.master_username, self.master_password, dbname)
 
+    def connect_master(self, dbname: str | None = None, **kwargs: object) -> psycopg.Connection:
+        """The master over TLS (default: db_name), its search_path pinned as the toolkit pins every
+        session with power: what the benchmark times then runs as verify and bootstrap run it."""
+        return psycopg.connect(self.master_dsn(dbname or self.settings.db_name),  # type: ignore[call-overload]
+                               options="-c search_path=" + PINNED_SEARCH_PATH.replace(" ", ""), **kwargs)
+
     def superuser(self, dbname: str = "postgres") -> psycopg.Connection:
         return self.cluster.superuser_connect(dbname)
 
@@ -84,10 +92,13 @@ class BenchServer:
         return path
 
     def reset(self) -> None:
-        """Back to what RDS leaves after deploy: db_name owned by the master, none of the bootstrap's roles."""
+        """Back to what RDS leaves after deploy: db_name owned by the master, none of the bootstrap's roles.
+        Every other database goes too (another benchmark's grants to the roles would keep them)."""
         s = self.settings
         with self.superuser() as su:
-            su.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(s.db_name)))
+            for (name,) in su.execute("SELECT datname FROM pg_catalog.pg_database "
+                                      "WHERE NOT datistemplate AND datname <> 'postgres'").fetchall():
+                su.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
             for role in (s.app_role, s.migrator_role, s.platform_admin_role):
                 su.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
         self._create_database()
@@ -99,6 +110,19 @@ class BenchServer:
         s = self.settings
         self.cluster.create_database(s.db_name, s.master_username)
         self.cluster.offer_extensions(s.extensions, s.db_name, owner=s.master_username)
+
+    def install_context_key(self, s: settings_mod.Settings) -> object:
+        """A signing key in tenancy.context_keys (as its owner, the master): what the bootstrap writes
+        from the context key secret, which a --master-dsn bootstrap has no AWS to read."""
+        from tenantdb.database.context_token import Key
+
+        key = Key(secrets.token_hex(4), secrets.token_bytes(32), int(time.time()) - 60)
+        table = sql.Identifier(s.tenancy_schema, "context_keys")
+        with self.connect_master(s.db_name, autocommit=True) as conn:
+            conn.execute(sql.SQL("DELETE FROM {}").format(table))
+            conn.execute(sql.SQL("INSERT INTO {} (kid, key, created_at) VALUES (%s, %s, to_timestamp(%s))")
+                         .format(table), (key.kid, key.secret, key.created_at))
+        return key
 
     def set_password(self, role: str) -> str:
         """Give ``role`` a login password (as the superuser; the benchmark's own cluster)."""
