@@ -1,4 +1,5 @@
-"""tenantdb.database.connection and the local cluster against a real PostgreSQL: TLS, retry, auth, SCRAM."""
+"""tenantdb.database.connection and the local cluster against a real PostgreSQL: TLS, retry, auth, SCRAM,
+and the pipeline in autocommit (its round trips counted in libpq's own trace of the protocol)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import time
 
 import psycopg
 import pytest
+from psycopg import pq
 
+from libpq_trace import round_trips
 from tenantdb.database import connection as db
 from tenantdb import settings as settings_mod
 from tenantdb.errors import ToolkitError
@@ -114,3 +117,71 @@ def test_rds_formulas():
 def test_cluster_refuses_non_loopback(tmp_path):
     with pytest.raises(Exception, match="loopback"):
         Cluster(tmp_path, 5432, host="0.0.0.0")
+
+
+# ----- the pipeline in autocommit ---------------------------------------------------------
+
+def _session_state(conn: psycopg.Connection) -> tuple[bool, pq.TransactionStatus]:
+    return conn.autocommit, conn.info.transaction_status
+
+
+def test_a_batch_is_one_round_trip_and_nothing_it_did_outlives_it(pg_master, pg_settings, tmp_path):
+    with db.connect(_target(pg_master), pg_settings) as conn:
+        with round_trips(conn, tmp_path / "trace") as trips:
+            got = db.batch(conn, ["CREATE TEMPORARY TABLE kept (x int)", "INSERT INTO kept VALUES (1), (2)",
+                                  ("SELECT count(*) AS n FROM kept WHERE x > %s", (0,))], read_only=False)
+        assert got == [[], [], [{"n": 2}]] and trips == [1]
+        assert _session_state(conn) == (False, pq.TransactionStatus.IDLE)  # autocommit restored
+        assert conn.execute("SELECT to_regclass('pg_temp.kept')").fetchone() == (None,)
+        conn.rollback()
+        with round_trips(conn, tmp_path / "trace") as trips:
+            assert db.read_only_batch(conn, ["SELECT 1 AS one", "SELECT 2 AS two"]) == [[{"one": 1}], [{"two": 2}]]
+        assert trips == [1]
+        wrote = db.read_only_batch(conn, ["CREATE TEMPORARY TABLE nope (x int)"])[0]
+        assert isinstance(wrote, psycopg.errors.ReadOnlySqlTransaction)
+
+
+def test_a_failure_mid_batch_fills_every_later_place_and_costs_one_more_round_trip(pg_master, pg_settings, tmp_path):
+    with db.connect(_target(pg_master), pg_settings, autocommit=True) as conn:
+        with round_trips(conn, tmp_path / "trace") as trips:
+            got = db.batch(conn, ["SELECT 1 AS one", "SELECT 1/0", "SELECT 2 AS two"], read_only=True)
+        assert got[0] == [{"one": 1}] and trips == [2]  # the pipeline, then the ROLLBACK
+        assert isinstance(got[1], psycopg.errors.DivisionByZero) and got[2] is got[1]
+        assert _session_state(conn) == (True, pq.TransactionStatus.IDLE)
+        assert conn.execute("SELECT 3").fetchone() == (3,)  # the session goes on
+
+
+def test_the_pipeline_rolls_back_with_after_failure_in_one_trip_and_hears_notices_only_then(
+        pg_master, pg_settings, tmp_path):
+    heard: list[str] = []
+    info = "DO $$ BEGIN RAISE INFO '%', {}; END $$"
+    with db.connect(_target(pg_master), pg_settings) as conn:
+        conn.execute("CREATE TEMPORARY TABLE left_open (x int)")  # a caller's open work: undone first
+        queries = ["BEGIN", info.format("'first'"), "CREATE TEMPORARY TABLE made (x int)", "SELECT 1/0",
+                   info.format("'skipped'"), "ROLLBACK"]
+        with round_trips(conn, tmp_path / "trace") as trips:
+            cursors, error = db.pipeline(conn, queries, after_failure=[info.format("'after'")],
+                                         notices=lambda d: heard.append(d.message_primary or ""))
+        assert isinstance(error, psycopg.errors.DivisionByZero) and len(cursors) == len(queries)
+        assert heard == ["first", "after"] and trips == [3]  # the caller's ROLLBACK, the pipeline, the undo
+        assert _session_state(conn) == (False, pq.TransactionStatus.IDLE)
+        conn.execute(info.format("'unheard'"))  # the handler is gone
+        assert heard == ["first", "after"]
+        assert conn.execute("SELECT to_regclass('pg_temp.left_open'), to_regclass('pg_temp.made')").fetchone() == \
+            (None, None)
+        conn.rollback()
+        with round_trips(conn, tmp_path / "trace") as trips:
+            _, error = db.pipeline(conn, ["BEGIN", "SELECT 1", "ROLLBACK"], after_failure=[info.format("'never'")])
+        assert error is None and trips == [1] and heard == ["first", "after"]
+
+
+def test_a_connection_that_broke_gives_its_error_once(pg_master, pg_settings, pg_super):
+    conn = db.connect(_target(pg_master), pg_settings, application_name="tenantdb-broken")
+    try:
+        pid = conn.info.backend_pid
+        pg_super.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        got = db.read_only_batch(conn, ["SELECT 1", "SELECT 2"])  # no second error from the clean-up
+        assert all(isinstance(r, psycopg.OperationalError) for r in got) and len(got) == 2
+        assert conn.closed
+    finally:
+        conn.close()

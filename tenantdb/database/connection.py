@@ -19,6 +19,7 @@ bootstrap and the verifier share.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,6 +30,9 @@ from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
 _STRONG_SSLMODES = ("require", "verify-ca", "verify-full")
+
+Notices = Callable[[psycopg.errors.Diagnostic], None]
+"""A handler of the server's notices (NOTICE, INFO, WARNING) during a pipeline."""
 
 PINNED_SEARCH_PATH = "pg_catalog, pg_temp"
 """Every toolkit session's search_path: built-ins only, and temporary objects last (never first:
@@ -184,34 +188,67 @@ def batch(conn: psycopg.Connection, queries: list[Any], *,
     """Each query's rows (as dicts) in ONE round trip: a pipeline of BEGIN, the queries, ROLLBACK.
 
     A query is a statement or (statement, parameters). One that fails gets its error in its place,
-    and so does each one after it (the server skips them); the transaction is then rolled back,
-    which costs a second round trip only then. The connection is in autocommit for the pipeline
-    because psycopg waits for its own implicit BEGIN in pipeline mode, while an explicit one rides
-    along; its autocommit setting is restored. Nothing the queries did outlives the call.
+    and so does each one after it (the server skips them); :func:`pipeline` then rolls back, which
+    costs a second round trip only then. Nothing the queries did outlives the call.
     """
-    from psycopg.rows import dict_row
+    begin = sqlfiles.named("session/begin_read_only" if read_only else "session/begin")
+    cursors, error = pipeline(conn, [begin, *queries, sqlfiles.named("session/rollback")])
+    rows = [_rows(cur, error) for cur in cursors[1:len(queries) + 1]]
+    unsent = error or psycopg.InterfaceError("the query was not sent")  # the pipeline stopped before it
+    return rows + [unsent] * (len(queries) - len(rows))
 
+
+def pipeline(conn: psycopg.Connection, queries: Sequence[Any], *, after_failure: Sequence[Any] = (),
+             notices: Notices | None = None) -> tuple[list[psycopg.Cursor[dict[str, Any]]], psycopg.Error | None]:
+    """``queries`` as ONE pipeline (one round trip) in autocommit: their own BEGIN/ROLLBACK frame the
+    transactions (psycopg would wait for its implicit BEGIN; an explicit one rides along). Returns a
+    cursor per query (rows as dicts) and the error that stopped the pipeline, if one did.
+
+    A query is a statement or (statement, parameters). After a failure the server has skipped the
+    rest; then ONE more round trip rolls back the open transaction together with ``after_failure``.
+    ``notices`` hears the server's notices for the whole call. Whatever was open before is rolled
+    back first (no round trip when idle); autocommit is restored, and nothing left open outlives
+    the call. A connection that broke raises nothing more than the error that broke it.
+    """
     conn.rollback()  # nothing to do (and no round trip) when the session is idle
     was, conn.autocommit = conn.autocommit, True
-    cursors: list[psycopg.Cursor[dict[str, Any]]] = []
-    error: psycopg.Error | None = None
+    if notices is not None:
+        conn.add_notice_handler(notices)
     try:
-        try:
-            with conn.pipeline():
-                conn.execute(sqlfiles.named("session/begin_read_only" if read_only else "session/begin"))
-                for query in queries:
-                    statement, params = query if isinstance(query, tuple) else (query, None)
-                    cursors.append(conn.cursor(row_factory=dict_row))
-                    cursors[-1].execute(statement, params)
-                conn.execute(sqlfiles.named("session/rollback"))
-        except psycopg.Error as exc:
-            error = exc
-        return [_rows(cur, error) for cur in cursors]
+        cursors, error = _send(conn, queries)
+        if error is not None and not conn.closed and (after_failure or _open(conn)):
+            rollback = [sqlfiles.named("session/rollback")] if _open(conn) else []
+            _send(conn, [*rollback, *after_failure])  # its own failure changes nothing: the first one stands
+        return cursors, error
     finally:
-        if not conn.closed and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            conn.execute(sqlfiles.named("session/rollback"))  # only after a failure
+        if notices is not None:
+            conn.remove_notice_handler(notices)
+        if _open(conn):  # left open by the queries, or by a failed after_failure
+            conn.execute(sqlfiles.named("session/rollback"))
         if not conn.closed:
             conn.autocommit = was
+
+
+def _send(conn: psycopg.Connection,
+          queries: Sequence[Any]) -> tuple[list[psycopg.Cursor[dict[str, Any]]], psycopg.Error | None]:
+    from psycopg.rows import dict_row
+
+    cursors: list[psycopg.Cursor[dict[str, Any]]] = []
+    try:
+        with conn.pipeline():
+            for query in queries:
+                statement, params = query if isinstance(query, tuple) else (query, None)
+                cursors.append(conn.cursor(row_factory=dict_row))
+                cursors[-1].execute(statement, params)
+    except psycopg.Error as exc:
+        return cursors, exc
+    return cursors, None
+
+
+def _open(conn: psycopg.Connection) -> bool:
+    """A transaction is open (or failed and not yet rolled back); False on a closed connection."""
+    return not conn.closed and conn.info.transaction_status in (psycopg.pq.TransactionStatus.INTRANS,
+                                                                psycopg.pq.TransactionStatus.INERROR)
 
 
 def _rows(cur: psycopg.Cursor[dict[str, Any]], error: psycopg.Error | None) -> list[dict[str, Any]] | psycopg.Error:

@@ -20,7 +20,6 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.pq import TransactionStatus
 
 from tenantdb.database import connection as db
 from tenantdb.database import sqlfiles
@@ -88,36 +87,13 @@ def attempts(conn: psycopg.Connection, res: Results, steps: Sequence[Step]) -> S
 def run(conn: psycopg.Connection, res: Results, statements: Sequence[Statement],
         after_failure: Sequence[Statement] = ()) -> Results:
     """``statements`` as one pipeline (one round trip), in autocommit so that their own BEGIN/ROLLBACK
-    frame the transactions. When one fails the rest are skipped (the error is ``res.stopped``); then the
-    open transaction is rolled back and ``after_failure`` runs, in a second round trip."""
-    conn.rollback()  # idle already (nothing sent), or what a caller left open is undone
-    was = conn.autocommit
-    conn.autocommit = True
-    conn.add_notice_handler(res.collect)
-    try:
-        if not _pipeline(conn, res, statements) and (after_failure or _open(conn)):
-            _pipeline(conn, res, [plain("probe/rollback"), *after_failure])
-    finally:
-        conn.remove_notice_handler(res.collect)
-        if _open(conn):
-            conn.execute(q("probe/rollback"))
-        conn.autocommit = was
+    frame the transactions (:func:`tenantdb.database.connection.pipeline`), ``res`` collecting the
+    reports. When one fails the rest are skipped (the error is ``res.stopped``); then the open
+    transaction is rolled back and ``after_failure`` runs, in a second round trip."""
+    _, error = db.pipeline(conn, statements, after_failure=after_failure, notices=res.collect)
+    if error is not None:
+        res.stopped = res.stopped or db.first_line(error)
     return res
-
-
-def _open(conn: psycopg.Connection) -> bool:
-    return conn.info.transaction_status != TransactionStatus.IDLE
-
-
-def _pipeline(conn: psycopg.Connection, res: Results, statements: Sequence[Statement]) -> bool:
-    try:
-        with conn.pipeline():
-            for query, params in statements:
-                conn.execute(query, params)
-    except psycopg.Error as exc:
-        res.stopped = res.stopped or db.first_line(exc)
-        return False
-    return True
 
 
 # ----- judging ---------------------------------------------------------------------
