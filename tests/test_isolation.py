@@ -9,6 +9,7 @@ import secrets
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tenantdb import settings as settings_mod, verify
 from tenantdb.database import bootstrap
@@ -17,6 +18,7 @@ from tenantdb.report import Status
 from tenantdb.verify import probe
 from tests.fixtures_pg import TEST_ENV, connect_as
 from tests.test_posture import as_migrator, iso_report, iso_settings, two_tenants  # noqa: F401 - fixtures
+from tests.test_signed_context import Signed, signed, signed_overlay  # noqa: F401 - the signed-mode fixtures
 
 STATE = open(__file__.rsplit("/", 2)[0] + "/sql/state.sql").read()
 RAISES_FOR_EMPTY = ("CREATE OR REPLACE FUNCTION tenancy.current_tenant_id() RETURNS uuid LANGUAGE sql STABLE "
@@ -270,7 +272,8 @@ def test_the_probe_passes_and_leaves_nothing_behind(two_tenants, pg_master, pg_s
                  "malformed ' ' context: reads and writes refused", "A reads 2 rows, 0 of another tenant",
                  "A inserting a row for B refused", "A moving its rows to B refused",
                  "app_user disabling RLS refused", "app_user truncating (ignores RLS) refused",
-                 "real tenant tables: 2 table(s) x 3 tenant context(s) probed",
+                 "real tenant tables: 2 table(s) x 3 tenant context(s) probed, none sees another tenant's rows; "
+                 "6 forged context(s) see no row",
                  "SET LOCAL context gone in the next transaction", "nothing left behind"):
         assert held in detail, held
     assert checks["ISO-PROBE-ROLE"].status is Status.SKIP and "--master-dsn" in checks["ISO-PROBE-ROLE"].detail
@@ -312,7 +315,9 @@ def test_a_weakened_isolation_helper_makes_the_probe_fail(two_tenants, pg_master
 
 @pytest.mark.parametrize(("body", "fragments"), [
     (RAISES_FOR_EMPTY, ("empty context: reading raised invalid input syntax for type uuid",
-                        "empty context: insert failed for another reason: invalid input syntax for type uuid")),
+                        "empty context: insert failed for another reason: invalid input syntax for type uuid",
+                        "empty context on tenant_alpha.projects raised invalid input syntax for type uuid",
+                        "reset context on tenant_beta.projects raised invalid input syntax for type uuid")),
     (RAISES_OTHER, ("malformed 'not-a-uuid' context: reading raised bad tenant context not-a-uuid",
                     "malformed 'not-a-uuid' context: update raised bad tenant context")),
 ], ids=["raises-for-empty", "raises-another-error-for-malformed"])
@@ -327,6 +332,48 @@ def test_a_current_tenant_function_that_raises_wrongly_makes_the_probe_fail(two_
     for fragment in fragments:
         assert fragment in check.detail, (fragment, check.detail)
     assert "unset context" not in check.detail  # only the problems are listed: NULL still matches nothing
+
+
+MAPS_FORGED = ("CREATE OR REPLACE FUNCTION tenancy.current_tenant_id() RETURNS uuid LANGUAGE sql STABLE AS $$ "
+               "SELECT CASE {when} ELSE v::uuid END FROM current_setting('app.current_tenant', true) v $$")
+"""A sabotaged current_tenant_id() that maps some forged contexts (``when``) to a real tenant."""
+MAPS_WHEN = {"malformed": "WHEN v IS NULL OR v = '' THEN NULL WHEN v !~ '^[0-9a-f-]+$' THEN {tenant}::uuid",
+             "empty": "WHEN v IS NULL THEN NULL WHEN v = '' THEN {tenant}::uuid"}
+
+
+@pytest.mark.parametrize(("forged", "labels"), [
+    ("malformed", ("malformed 'not-a-uuid'", "malformed \"' OR '1'='1\"", "malformed ' '")),
+    ("empty", ("empty", "reset")),
+], ids=["maps-malformed-to-a-tenant", "maps-empty-to-a-tenant"])
+def test_a_current_tenant_function_that_maps_a_forged_context_to_a_real_tenant_fails_the_probe(
+        two_tenants, pg_master, pg_super, forged, labels):
+    """The scratch table's rows belong to two random tenants, so only the real tables show this: a forged
+    context written straight to the setting must see no row of any real tenant table."""
+    s = two_tenants
+    alpha = tenant_ids(pg_super, s)["alpha"]
+    when = sql.SQL(MAPS_WHEN[forged]).format(tenant=sql.Literal(alpha))
+    pg_super.execute(sql.SQL(MAPS_FORGED).format(when=when), dbname=s.db_name)
+    check = {c.id: c for c in verify.run(s, master_dsn=pg_master.dsn()).checks}["ISO-PROBE"]
+    assert check.status is Status.FAIL
+    for label in labels:
+        assert f"{label} context sees 1 row(s) in tenant_alpha.projects" in check.detail, (label, check.detail)
+    assert "in tenant_beta.projects" not in check.detail  # the binding to the schema's tenant still holds there
+
+
+def test_a_signed_verifier_that_maps_a_malformed_context_to_a_real_tenant_fails_the_probe(signed: Signed, pg_master,
+                                                                                           pg_super):
+    """Signed mode: the genuine verifier stays for tokens, but a malformed value now means acme."""
+    s, db = signed.s, signed.s.db_name
+    [(genuine,)] = pg_super.execute("SELECT pg_get_functiondef('tenancy.current_tenant_id()'::regprocedure)", dbname=db)
+    pg_super.execute(genuine.replace("tenancy.current_tenant_id()", "tenancy.genuine_tenant_id()", 1), dbname=db)
+    when = sql.SQL("WHEN v IS NULL OR v = '' OR v LIKE 'v1.%' OR v ~ '^[0-9a-f-]+$' THEN tenancy.genuine_tenant_id() "
+                   "WHEN true THEN {tenant}::uuid").format(tenant=sql.Literal(signed.ids["acme"]))
+    pg_super.execute(sql.SQL(MAPS_FORGED).format(when=when), dbname=db)
+    check = {c.id: c for c in verify.run(s, master_dsn=pg_master.dsn()).checks}["ISO-PROBE"]
+    assert check.status is Status.FAIL
+    table = f"{s.tenant_schema_prefix}acme.notes"
+    assert f"malformed 'not-a-uuid' context sees 2 row(s) in {table}" in check.detail, check.detail
+    assert "reset context sees" not in check.detail and "globex" not in check.detail  # valid tokens still hold
 
 
 def test_a_leaking_policy_on_a_real_table_is_caught_by_the_probe(two_tenants, pg_master, pg_super):

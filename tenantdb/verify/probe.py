@@ -13,7 +13,8 @@ session, so the tenant setting has never existed in it):
   updated or deleted, and A's rows cannot be moved to B;
 - app_user cannot switch row security off, drop a policy, alter or truncate the table;
 - on the real tenant tables (up to :data:`REAL_TABLES`), every registered tenant's
-  context sees no row of another tenant, and a stranger's context sees nothing;
+  context sees no row of another tenant, a stranger's context sees nothing, and
+  neither does any forged context written straight to the setting;
 - a context set with SET LOCAL does not survive into the next transaction.
 
 All of it is one pipeline (tenantdb/verify/batch.py): the attacks run server-side,
@@ -55,8 +56,8 @@ from tenantdb.verify.context import Context
 
 ID, TITLE = "ISO-PROBE", "Tenant isolation probed live as app_user (rolled back)"
 EXPECTED = ("no/empty/malformed context: nothing read, writes refused; A cannot read or write B's rows; "
-            "app_user cannot alter RLS; real tenant tables hide other tenants; SET LOCAL does not leak; "
-            "nothing left behind")
+            "app_user cannot alter RLS; real tenant tables hide other tenants and show forged contexts nothing; "
+            "SET LOCAL does not leak; nothing left behind")
 ROLE_ID, ROLE_TITLE = "ISO-PROBE-ROLE", "app_user cannot SET ROLE to privileged roles"
 ROLE_EXPECTED = "SET ROLE to the migrator, master and platform_admin refused on app_user's own login"
 
@@ -131,7 +132,7 @@ def _iso_probe(ctx: Context, mint: Callable[[str], str]) -> Check:
     res = batch.Results()
     forged = _forged(s, a)
     statements = [*_rows(conn, s, res, scratch, a, b, forged, mint(a)),
-                  *_real_tables(s, res, [mint(t) for t in (str(uuid.uuid4()), *ids)]),
+                  *_real_tables(s, res, [mint(t) for t in (str(uuid.uuid4()), *ids)], _forged(s, ids[0] if ids else a)),
                   batch.plain("probe/rollback"),
                   *_pooled(conn, s, res, mint(str(uuid.uuid4())), as_app=True)]
     leftover = _leftover(conn, res, scratch)
@@ -231,16 +232,22 @@ def _rows(conn: psycopg.Connection, s: Settings, res: batch.Results, scratch: st
 
 # ----- the real tenant tables ----------------------------------------------------
 
-def _real_tables(s: Settings, res: batch.Results, contexts: list[str]) -> list[Statement]:
+def _real_tables(s: Settings, res: batch.Results, contexts: list[str],
+                 forged: list[tuple[str, str | None]]) -> list[Statement]:
     """One DO block over the real isolated tables in tenant schemas, as app_user (sql/verify/probe_real_tables.sql).
 
     A stranger (a random tenant id) is the first context: on it every row is "of
     another tenant", so it must see nothing at all. The contexts (tokens in signed
-    mode) reach the block as a bound parameter."""
+    mode) reach the block as a bound parameter. Each forged context is then written
+    straight to the setting and must see no row at all, a 22P02 refusal allowed as
+    :func:`batch.in_forged` says (in signed mode the bare id is a registered tenant's,
+    so a verifier that trusts it shows); forged values are no secret: a literal."""
+    # The setting has existed by then (set_tenant ran): "unset" is the setting reset, and says so.
+    rows = [["reset" if value is None else label, value, batch.in_forged("count", value)] for label, value in forged]
     block = sqlfiles.named("verify/probe_real_tables", {
         "registry": sql.Identifier(s.tenancy_schema, "tenants"), "app": sql.Literal(s.app_role),
         "tenancy": sql.Identifier(s.tenancy_schema), "max_tables": sql.Literal(REAL_TABLES),
-        "nonce": sql.Literal(res.nonce)})
+        "nonce": sql.Literal(res.nonce), "setting": sql.Literal(s.tenant_setting), "forged": sql.Literal(rows)})
     return [batch.plain("probe/reset_role"), (_q("stash_contexts"), (contexts,)), (block, None)]
 
 
