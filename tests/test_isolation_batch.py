@@ -1,11 +1,13 @@
 """The probes' engine (tenantdb/verify/batch.py, sql/verify/probe/attempts.sql) against a real
 PostgreSQL: each kind of attempt judged on the server, every attempt undone, a "require" that
-does not hold stops the batch, and results that are missing, repeated or unexpected fail."""
+does not hold stops the batch, and results that are missing, repeated or unexpected fail; the runner
+spends one round trip, and one more only after a failure."""
 
 from __future__ import annotations
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
+from libpq_trace import round_trips
 
 from tenantdb.database import connection as db
 from tenantdb.verify import batch
@@ -111,3 +113,82 @@ def test_the_not_an_id_suffix_accepts_22p02_and_nothing_else(pg_master, pg_setti
     assert batch.in_forged("count", None) == batch.in_forged("count", "") == "count"
     assert batch.in_forged("count", "0B9F4A52-1C3D-4E5F-8A9B-0C1D2E3F4A5B") == "count"  # a forged id: no error allowed
     assert batch.in_forged("none", "not-a-uuid") == batch.in_forged("none", " ") == "none|22P02"
+
+
+def test_a_deny_is_ok_only_when_refused_and_what_it_sets_when_it_runs_stays(pg_master, pg_settings):
+    """``deny|SQLSTATE``: refused with that SQLSTATE (or 42501) is ok and undoes what it did; any other
+    error is a problem; when it runs that is a problem, and its effect is in force for what follows
+    (so the attempts after a forgery the helper accepted show what it opens)."""
+    conn = _session(pg_master, pg_settings)
+    setting = "tenantdb.engine_deny"
+
+    def sets_then(value: str, fail: str) -> sql.Composable:
+        return sql.SQL("DO $$ BEGIN PERFORM set_config({}, {}, true); {} END $$").format(
+            sql.Literal(setting), sql.Literal(value), sql.SQL(fail))
+
+    def now_is(value: str) -> sql.Composable:
+        return sql.SQL("SELECT current_setting({}, true) = {}, coalesce(current_setting({}, true), '')").format(
+            sql.Literal(setting), sql.Literal(value), sql.Literal(setting))
+
+    try:
+        res = batch.Results()
+        steps = [
+            Step("base", "forge", sql.SQL("SELECT set_config({}, 'base', true)").format(sql.Literal(setting))),
+            Step("refused", "deny|22023", sets_then("refused", "RAISE EXCEPTION 'no' USING ERRCODE = '22023';")),
+            Step("still_base", "check", now_is("base")),
+            Step("privilege", "deny|22023", sql.SQL("TRUNCATE pg_catalog.pg_authid")),
+            Step("other", "deny|22023", sets_then("other", "RAISE EXCEPTION 'odd' USING ERRCODE = '22012';")),
+            Step("base_again", "check", now_is("base")),
+            Step("taken", "deny|22023", sets_then("taken", "")),
+            Step("in_force", "check", now_is("taken")),
+        ]
+        batch.run(conn, res, [batch.plain("probe/begin"), batch.attempts(conn, res, steps),
+                              batch.plain("probe/rollback")])
+    finally:
+        conn.close()
+    got = res.got
+    assert got["refused"] == (True, "refused") and got["privilege"] == (True, "refused")
+    assert got["still_base"][0] and got["base_again"][0], got
+    assert got["other"] == (False, "other:odd")
+    assert got["taken"] == (False, "succeeded") and got["in_force"][0] is True, got
+    lines, _ = batch.judge(res, [("taken", "deny|22023", "forged: set_tenant")])
+    assert lines == [("taken", False, "forged: set_tenant succeeded")]
+
+
+def _report(res: batch.Results, key: str) -> batch.Statement:
+    return sql.SQL("DO $$ BEGIN RAISE INFO '%', {}; END $$").format(sql.Literal(f"{res.nonce}|{key}|ok|fact:")), None
+
+
+def test_one_round_trip_and_after_failure_rides_with_the_rollback(pg_master, pg_settings, tmp_path):
+    conn = _session(pg_master, pg_settings)
+    try:
+        res = batch.Results()
+        with round_trips(conn, tmp_path / "trace") as trips:
+            batch.run(conn, res, [batch.plain("probe/begin"), _report(res, "one"), batch.plain("probe/rollback")],
+                      after_failure=[_report(res, "after")])
+        assert trips == [1] and set(res.got) == {"one"} and res.stopped is None
+        failing = batch.Results()
+        with round_trips(conn, tmp_path / "trace") as trips:
+            batch.run(conn, failing, [batch.plain("probe/begin"), _report(failing, "one"),
+                                      (sql.SQL("SELECT 1/0"), None), _report(failing, "skipped"),
+                                      batch.plain("probe/rollback")], after_failure=[_report(failing, "after")])
+        assert trips == [2] and set(failing.got) == {"one", "after"}
+        assert failing.stopped == "division by zero"
+        assert (conn.autocommit, conn.info.transaction_status) == (False, pq.TransactionStatus.IDLE)
+        conn.execute(_report(failing, "unheard")[0])  # the collector is detached
+        assert "unheard" not in failing.got
+    finally:
+        conn.close()
+
+
+def test_a_connection_that_broke_stops_the_probe_without_a_second_error(pg_master, pg_settings, pg_super):
+    conn = _session(pg_master, pg_settings)
+    try:
+        pg_super.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+        res = batch.run(conn, batch.Results(), [batch.plain("probe/begin"), batch.plain("probe/rollback")],
+                        after_failure=[_report(batch.Results(), "after")])
+        assert res.stopped and conn.closed
+        _, extra = batch.judge(res, [])
+        assert any(e.startswith("the probe stopped early:") for e in extra)
+    finally:
+        conn.close()

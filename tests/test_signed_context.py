@@ -351,8 +351,10 @@ def test_verify_iso_signed_passes_then_fails_on_a_verifier_that_trusts_the_setti
     _, checks = verify_checks(capsys, signed_overlay, pg_master.dsn())
     iso = checks["ISO-SIGNED"]
     assert iso["status"] == "PASS", iso
-    assert "A's token sees 2 rows (2 of A's 2)" in iso["actual"] and "0 rows read, 0 written" in iso["actual"]
-    assert "select refused" in iso["actual"]
+    assert "A's token reads 2 rows, 0 of another tenant" in iso["actual"]
+    assert "7 forged contexts for B, each via set_tenant (refused) and the setting: 0 rows read, 0 written" \
+        in iso["actual"]
+    assert "no privilege on tenancy.context_keys; select refused" in iso["actual"]
     assert checks["SEC-CONTEXT-KEY"]["status"] == "SKIP"  # needs AWS; --master-dsn
     key_hex = signed.ring().current.secret.hex()
     assert key_hex not in json.dumps(checks)
@@ -364,7 +366,18 @@ def test_verify_iso_signed_passes_then_fails_on_a_verifier_that_trusts_the_setti
     code, checks = verify_checks(capsys, signed_overlay, pg_master.dsn())
     iso = checks["ISO-SIGNED"]
     assert code == 1 and iso["status"] == "FAIL", json.dumps(iso)
-    assert "bare uuid via the setting: read B's row" in iso["detail"]
+    # The bare uuid, and only it, gets through, both ways, and each attempt says so on its own.
+    problems = iso["detail"].split("; ")
+    for way in ("set_tenant", "the setting"):
+        for line in (f"bare uuid via {way}: read 1 of B's rows", f"bare uuid via {way}: insert of B's row succeeded",
+                     f"bare uuid via {way}: update touched 1 of B's rows",
+                     f"bare uuid via {way}: delete touched 1 of B's rows"):
+            assert line in problems, (line, problems)
+    assert "bare uuid: set_tenant succeeded" in problems
+    # That verifier refuses A's real token too; no other forgery is named.
+    assert "A's token reads 0 rows, 0 of another tenant" in problems
+    others = [p for p in problems if not p.startswith(("bare uuid", "A's token"))]
+    assert others == [], others
 
     # Plain mode: the check proves the declared mode instead: no key table is left behind...
     bootstrap.run(settings_mod.load(TEST_ENV, pg_overlay), master_dsn=pg_master.dsn())
@@ -384,7 +397,7 @@ def test_verify_iso_signed_fails_when_app_user_may_read_the_key(signed: Signed, 
     iso = checks["ISO-SIGNED"]
     assert code == 1 and iso["status"] == "FAIL", json.dumps(iso)
     assert "app_user holds SELECT on tenancy.context_keys" in iso["detail"]
-    assert "can select from tenancy.context_keys" in iso["detail"]
+    assert "select from tenancy.context_keys succeeded" in iso["detail"]
 
 
 # ----- the key in its secret (moto as AWS) and in the database ---------------------------------

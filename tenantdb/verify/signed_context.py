@@ -6,12 +6,19 @@ inside a transaction that is rolled back: a scratch table holding rows of two
 tenants A and B under the tenant policy; A's valid token reads A's rows only;
 then every forged context for B (a bare uuid, a wrong MAC, A's token with B's
 id, an expired token, one beyond the longest lifetime, one under an unknown
-key, an altered copy of a valid token), each through the helper and written
-to the setting directly, reads none of B's rows and writes none; and app_user
-holds no privilege on the key table and cannot select from it. The whole probe
-is one PL/pgSQL block (sql/verify/signed/probe.sql: each attempt in a block it
-undoes) sent with its input in one pipeline: one round trip; the verdict is
-made here from what the block reports.
+key, an altered copy of a valid token), each through the helper (which must
+refuse it) and written to the setting directly, reads none of B's rows and
+writes none; and app_user holds no privilege on the key table and cannot
+select from it.
+
+The attempts run on the one probe engine (tenantdb/verify/batch.py,
+sql/verify/probe/attempts.sql): each in its own undone sub-transaction, judged
+on the server, each reported on its own; a result that does not come back is
+a failure. Tokens are credentials, so they never enter statement text: they
+are stashed in a transaction-local setting through a bound parameter
+(sql/verify/probe/stash_contexts.sql) and the statements read them from there.
+Setup, stash and attempts are one pipeline: one round trip, which also carries
+the TLS facts of a connection opened for the probe.
 
 SEC-CONTEXT-KEY (through AWS): the key secret is encrypted with the secrets
 CMK, holds the same keys as the database, and its current key is not overdue
@@ -28,19 +35,20 @@ import json
 import secrets
 import time
 import uuid
-from typing import Any
+from dataclasses import dataclass, field
 
 import psycopg
 from botocore.exceptions import ClientError
 from psycopg import sql
 
-from tenantdb.database import connection as db
 from tenantdb.database import context_key as keys
 from tenantdb.database import context_token as ct
 from tenantdb.database import sqlfiles
 from tenantdb.errors import ToolkitError
-from tenantdb.report import Check, failed, passed
+from tenantdb.report import Check, errored, failed, passed
 from tenantdb.settings import Settings
+from tenantdb.verify import batch
+from tenantdb.verify.batch import Statement, Step
 from tenantdb.verify.context import Context
 
 ID, TITLE = "ISO-SIGNED", "Signed tenant context: forged contexts read and write nothing; key unreadable"
@@ -51,18 +59,41 @@ PLAIN = "tenant_context = plain: the tenant id is the context (AC10, ISO-PROBE);
 PLAIN_DB = "plain mode: no signing key table in the database"
 PLAIN_SECRET = "plain mode: no context key secret"
 
+HELPER_REFUSES = "22023"
+"""What tenancy.set_tenant raises for a token that does not verify (invalid_parameter_value)."""
+WAYS = (("helper", "set_tenant", "through_helper", f"deny|{HELPER_REFUSES}", "{label}: set_tenant"),
+        ("setting", "the setting", "write_setting", "forge", "{label} via the setting: putting it in force"))
+"""How a forged context is put in force: (key, how the report names it, sql/verify/signed file, the engine's
+kind, what the report calls the attempt). The helper must refuse it ("deny": what it sets when it does not is
+in force for the attempts on B's rows after it); written to the setting directly it always takes."""
+ON_B = (("read", "count", ":", "count_tenant"), ("insert", "policy", ": insert of B's row", "insert_for_other"),
+        ("update", "none", ": update", "update_other"), ("delete", "none", ": delete", "delete_other"))
+"""What each forged context tries on B's rows: (key, kind, what, sql/verify/probe file)."""
+TEXTS = batch.Texts(rows="{what} read {n} of B's rows", touched="{what} touched {n} of B's rows")
+"""ISO-SIGNED's wording: every count and write is about B's rows."""
+
 
 def iso_signed(ctx: Context) -> Check:
-    s = ctx.settings
-    if s.tenant_context != "signed":
+    if ctx.settings.tenant_context != "signed":
         return _plain_database(ctx)
+    return probe_as(ctx, *_app_session(ctx))
+
+
+def probe_as(ctx: Context, conn: psycopg.Connection, how: str) -> Check:
+    """ISO-SIGNED in signed mode on ``conn``: app_user's own login, or the master's session when ``how``
+    says "SET ROLE" (the probe's transaction then becomes app_user)."""
+    s = ctx.settings
     ring = ctx.key_ring  # read with the catalog
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     tried = forged(ring, a, b, s.context_token_max_ttl_s)
-    conn, how = _app_session(ctx)
-    got = _run_probe(ctx, conn, how, {"a": a, "b": b, "good": ring.mint(a, 60), "forged": list(tried.values()),
-                                      "setting": s.tenant_setting})
-    found, problems = judge(s, got, a, list(tried))
+    probe = Probe(s, f"tenantdb_signed_{secrets.token_hex(4)}", a, b, list(tried), ctx.tls_pending(conn))
+    _run_probe(ctx, conn, how, probe, [ring.mint(a, 60), *tried.values()])
+    got = probe.res.got
+    if "whoami" in got and not got["whoami"][0]:
+        return failed(ID, TITLE, EXPECTED, f"as {s.app_role} ({how})", got["whoami"][1].removeprefix("fact:"))
+    if probe.res.stopped and not got.keys() - {"tls"}:
+        return errored(ID, TITLE, f"the probe could not run: {probe.res.stopped}", EXPECTED)
+    found, problems = judge(probe)
     actual = f"as {s.app_role} ({how}): " + "; ".join(found)
     return (failed if problems else passed)(ID, TITLE, EXPECTED, actual, "; ".join(problems))
 
@@ -93,52 +124,112 @@ def _q(name: str, /, **values: sql.Composable) -> sql.Composed:
     return sqlfiles.named(f"verify/signed/{name}", values)
 
 
-def _run_probe(ctx: Context, conn: psycopg.Connection, how: str, probe: dict[str, object]) -> dict[str, Any]:
-    """The whole probe in one round trip (sql/verify/signed/probe.sql), rolled back; with the TLS
-    facts of app_user's own connection when it has just been opened for it."""
+@dataclass
+class Probe:
+    """One run of the forgery probe: its attempts, what is expected back (key, kind, what), the part of the
+    probe each attempt belongs to (to name what did not run), and what came back."""
+
+    s: Settings
+    name: str
+    a: str
+    b: str
+    labels: list[str]
+    tls: bool
+    steps: list[Step] = field(default_factory=list)
+    expected: list[tuple[str, str, str]] = field(default_factory=list)
+    part: dict[str, str] = field(default_factory=dict)
+    res: batch.Results = field(default_factory=batch.Results)
+
+    def __post_init__(self) -> None:
+        s = self.s
+        tenancy, table = sql.Identifier(s.tenancy_schema), self.table
+        if self.tls:
+            self.add("tls", "check", "", "the TLS facts", _q("tls", tls=sqlfiles.named("session/tls")))
+        self.add("whoami", "require", "", "the role the probe runs as", batch.q(
+            "probe/whoami", app=sql.Literal(s.app_role), setting=sql.Literal(s.tenant_setting)))
+        self.add("a.set", "forge", "A's token through set_tenant", "A's token", _q("set_valid", tenancy=tenancy))
+        self.add("a_sees", "check", "A's token reads", "A's token",
+                 batch.q("probe/visible", table=table, tenant=sql.Literal(self.a)))
+        for i, label in enumerate(self.labels):
+            self._forgery(i, label)
+        shown = sql.Literal(self.shown_keys)
+        self.add("keys.held", "check", s.app_role, "the key table", _q(
+            "key_privileges", keys=sql.Literal(f"{s.tenancy_schema}.context_keys"), shown=shown))
+        self.add("keys.read", "refused", f"select from {self.shown_keys}", "the key table",
+                 _q("read_keys", keys=sql.Identifier(s.tenancy_schema, "context_keys")))
+
+    def _forgery(self, i: int, label: str) -> None:
+        """From A's context (and no other), the forgery through the helper (refused, A's context stands),
+        then written to the setting; each way tries B's rows. Stashed context 1 is A's token, i + 2 this
+        forgery."""
+        s = self.s
+        tenancy = sql.Identifier(s.tenancy_schema)
+        at = {"i": sql.Literal(i + 2), "tenancy": tenancy, "setting": sql.Literal(s.tenant_setting)}
+        helper = f"{label} via set_tenant"
+        # Cleared first: when A's token is refused, no earlier forgery's context stays in force for this one.
+        self.add(f"f{i}.clear", "forge", f"clearing the context, before {label}", helper,
+                 batch.q("probe/forge_context", setting=at["setting"], value=sql.Literal("")))
+        self.add(f"f{i}.a", "forge", f"A's token again, before {label}", helper, _q("set_valid", tenancy=tenancy))
+        for way, shown, file, kind, what in WAYS:
+            part = f"{label} via {shown}"
+            self.add(f"f{i}.{way}.set", kind, what.format(label=label), part, _q(file, **at))
+            for key, kind, what, attempt in ON_B:
+                self.add(f"f{i}.{way}.{key}", kind, f"{part}{what}", part,
+                         batch.q(f"probe/{attempt}", table=self.table, tenant=sql.Literal(self.b)))
+
+    @property
+    def table(self) -> sql.Identifier:
+        return sql.Identifier("pg_temp", self.name)
+
+    @property
+    def shown_keys(self) -> str:
+        return f"{self.s.tenancy_schema}.context_keys"
+
+    def add(self, key: str, kind: str, what: str, part: str, statement: sql.Composable) -> None:
+        self.steps.append(Step(key, kind, statement))
+        self.expected.append((key, kind, what))
+        self.part[key] = part
+
+
+def _run_probe(ctx: Context, conn: psycopg.Connection, how: str, probe: Probe, contexts: list[str]) -> None:
+    """The whole probe as one pipeline (one round trip), rolled back; with the TLS facts of app_user's own
+    connection when it has just been opened for it."""
     s = ctx.settings
-    name = f"tenantdb_signed_{secrets.token_hex(4)}"
-    key_table = sql.Identifier(s.tenancy_schema, "context_keys")
-    queries: list[Any] = [sqlfiles.named("session/tls")] if ctx.tls_pending(conn) else []
+    tenancy = sql.Identifier(s.tenancy_schema)
+    setup: list[Statement] = [batch.plain("probe/begin")]
     if how.startswith("SET ROLE"):
-        queries.append(_q("as_app_user", app_role=sql.Identifier(s.app_role)))
-    queries += [(_q("input"), (json.dumps(probe),)),
-                _q("probe", name=sql.Identifier(name), table=sql.Identifier("pg_temp", name),
-                   tenancy=sql.Identifier(s.tenancy_schema), keys=key_table,
-                   keys_name=sql.Literal(key_table.as_string(conn))),
-                _q("result")]
-    results = db.batch(conn, queries, read_only=False)
-    if ctx.tls_pending(conn):
-        tls = results[0]
-        ctx.record_tls(conn, None if isinstance(tls, BaseException) or not tls else tls[0])
-    if isinstance(results[-1], BaseException):
-        raise results[-1]
-    return results[-1][0]["result"]  # type: ignore[no-any-return]  # JSON from the probe
+        setup.append(batch.plain("probe/as_app_user", app_role=sql.Identifier(s.app_role)))
+    setup += [(batch.q("probe/stash_contexts"), (contexts,)),  # the tokens: a bound parameter, nowhere else
+              batch.plain("isolation/create_temp_table", table=sql.Identifier(probe.name)),
+              batch.plain("probe/seed_rows", table=probe.table, a=sql.Literal(probe.a), b=sql.Literal(probe.b)),
+              batch.plain("isolation/enable_rls", table=probe.table),
+              batch.plain("isolation/create_policy", table=probe.table, tenancy=tenancy)]
+    batch.run(conn, probe.res, [*setup, batch.attempts(conn, probe.res, probe.steps), batch.plain("probe/rollback")])
+    if probe.tls:
+        ok, fact = probe.res.got.get("tls", (False, ""))
+        ctx.record_tls(conn, json.loads(fact.removeprefix("fact:")) if ok else None)
 
 
-def judge(s: Settings, got: dict[str, Any], a: str, labels: list[str]) -> tuple[list[str], list[str]]:
-    """(found, problems) from what the probe reported."""
-    found: list[str] = []
-    problems: list[str] = []
-    if got["refused"]:
-        problems.append(f"A's valid token refused: {got['refused']}")
-    seen = [str(x) for x in got["seen"]]
-    (found if seen == [a, a] else problems).append(f"A's token sees {len(seen)} rows ({seen.count(a)} of A's 2)")
-    bad = [f"{labels[t['i']]} via {t['via']}: {', '.join(t['got'])}" for t in got["attempts"] if t["got"]]
-    problems += bad
-    if len(got["attempts"]) != 2 * len(labels):
-        problems.append(f"{len(got['attempts'])} of {2 * len(labels)} forged attempts ran")
-    elif not problems:
-        found.append(f"{len(labels)} forged contexts for B, each via set_tenant and the setting: "
+def judge(probe: Probe) -> tuple[list[str], list[str]]:
+    """(found, problems): every attempt that failed on its own line, naming the forgery and the way; the
+    parts of the probe that did not run, named together; what held, summed up."""
+    got = probe.res.got
+    lines, extra = batch.judge(probe.res, probe.expected, TEXTS)
+    problems = [line for key, ok, line in lines if not ok and key in got]
+    missing = list(dict.fromkeys(probe.part[key] for key, *_ in probe.expected if key not in got))
+    if missing:
+        problems.append("did not run (the probe stopped before them): " + ", ".join(missing))
+    held = {key for key, ok, _ in lines if ok}
+    found = [line for key, _, line in lines if key == "a_sees" and key in held]
+    forgeries = [key for key, *_ in probe.expected if key.startswith("f")]
+    if held.issuperset(forgeries):
+        found.append(f"{len(probe.labels)} forged contexts for B, each via set_tenant (refused) and the setting: "
                      "0 rows read, 0 written")
-    shown = f"{s.tenancy_schema}.context_keys"
-    if got["held"]:
-        problems.append(f"{s.app_role} holds {', '.join(got['held'])} on {shown}")
-    if got["key_read"] == "refused":
-        found.append(f"no privilege on {shown}; select refused")
     else:
-        problems.append(f"{s.app_role} can select from {shown}")
-    return found, problems
+        found.append(f"{len(held.intersection(forgeries))} of {len(forgeries)} forged attempts held")
+    if held.issuperset({"keys.held", "keys.read"}):
+        found.append(f"no privilege on {probe.shown_keys}; select refused")
+    return found, problems + extra
 
 
 def context_key(ctx: Context) -> Check:

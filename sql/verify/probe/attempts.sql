@@ -18,8 +18,13 @@
 --   require  as check, and the whole batch stops when it is not ok (nothing else runs as the wrong role)
 --   forge    a statement whose effect stays (the tenant setting written directly, as an attacker
 --            would); ok when it runs                                  -> set | raised:<error>
--- A kind may carry one suffix, "|22P02" (count|22P02, none|22P02, refused|22P02): the attempt
--- runs in a forged context that is not a tenant id, so it may also be refused with
+--   deny     a statement whose effect stays if it runs (a forged context handed to the helper);
+--            ok only when refused with insufficient_privilege or the SQLSTATE of its suffix
+--            (deny|22023: the signed helper refuses a token that does not verify); when it runs
+--            that is a problem, and what it set is in force for the attempts after it, which then
+--            show what the forgery opens                              -> refused | succeeded | other:<error>
+-- count, none and refused may carry one suffix, "|22P02" (count|22P02, none|22P02, refused|22P02):
+-- the attempt runs in a forged context that is not a tenant id, so it may also be refused with
 -- invalid_text_representation (plain mode's current_tenant_id() casts the setting to uuid and
 -- raises), which is ok                                                -> notid
 -- Without the suffix a 22P02 is a problem like any other error. Any row read or touched, or a
@@ -31,6 +36,7 @@ DECLARE
   steps constant text[] := {steps};
   step text[];
   kind text;
+  suffix text;
   not_id_ok boolean;
   n bigint;
   ok boolean;
@@ -40,13 +46,17 @@ BEGIN
   FOREACH step SLICE 1 IN ARRAY steps LOOP
     n := NULL; ok := NULL; fact := NULL;
     kind := pg_catalog.split_part(step[2], '|', 1);
-    not_id_ok := pg_catalog.split_part(step[2], '|', 2) = '22P02';
-    IF kind = 'forge' THEN
+    suffix := pg_catalog.split_part(step[2], '|', 2);
+    not_id_ok := suffix = '22P02' AND kind IN ('count', 'none', 'refused');
+    IF kind IN ('forge', 'deny') THEN
       BEGIN
-        EXECUTE step[3];
-        result := 'ok|set';
-      EXCEPTION WHEN OTHERS THEN
-        result := 'problem|raised:' || SQLERRM;
+        EXECUTE step[3];  -- not undone: its effect stays for the attempts after it
+        result := CASE kind WHEN 'forge' THEN 'ok|set' ELSE 'problem|succeeded' END;
+      EXCEPTION WHEN OTHERS THEN  -- the block's savepoint undoes whatever it did
+        result := CASE
+          WHEN kind = 'forge' THEN 'problem|raised:' || SQLERRM
+          WHEN SQLSTATE = '42501' OR SQLSTATE = suffix THEN 'ok|refused'
+          ELSE 'problem|other:' || SQLERRM END;
       END;
     ELSE
       BEGIN
