@@ -111,21 +111,8 @@ def reset_server(cluster: Cluster, s: settings_mod.Settings, master: str) -> Non
         for role in (s.app_role, s.migrator_role, s.platform_admin_role):
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
     cluster.create_database(s.db_name, master)
-    hand_extension_to_master(cluster, s.db_name, master)
-
-
-def hand_extension_to_master(cluster: Cluster, dbname: str, master: str) -> None:
-    """On RDS the master creates pg_stat_statements and owns its views and functions; the stand-in's
-    superuser made them in template1, so give them to the master as RDS would have it."""
-    with cluster.superuser_connect(dbname) as conn:
-        conn.execute(sql.SQL(
-            "DO $x$ DECLARE o record; BEGIN FOR o IN SELECT d.classid, d.objid FROM pg_depend d "
-            "JOIN pg_extension e ON e.oid = d.refobjid WHERE d.deptype = 'e' AND e.extname = 'pg_stat_statements' "
-            "AND d.classid IN ('pg_class'::regclass, 'pg_proc'::regclass) LOOP "
-            "IF o.classid = 'pg_class'::regclass THEN "
-            "EXECUTE format('ALTER TABLE %s OWNER TO %I', o.objid::regclass, {m}); "
-            "ELSE EXECUTE format('ALTER FUNCTION %s OWNER TO %I', o.objid::regprocedure, {m}); END IF; "
-            "END LOOP; END $x$").format(m=sql.Literal(master)))
+    # pg_stat_statements came from template1 (the superuser's): the master owns it on RDS.
+    cluster.hand_over_extensions(s.db_name, master, ["pg_stat_statements"])
 
 
 @pytest.fixture

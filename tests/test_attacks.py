@@ -246,7 +246,7 @@ def test_set_tenant_binds_the_id_and_nothing_shows_it_to_another_session(two_ten
         with pytest.raises(psycopg.errors.InvalidParameterValue):
             victim.execute("SELECT tenancy.set_tenant(%s)", (bad,))
         victim.rollback()
-    text = pg_super.execute("SELECT string_agg(query, ' ') FROM pg_stat_statements", dbname=s.db_name)[0][0] or ""
+    text = pg_super.execute("SELECT string_agg(query, ' ') FROM public.pg_stat_statements", dbname=s.db_name)[0][0] or ""
     assert ids["alpha"] not in text and "set_tenant($1)" in text
     victim.close()
     attacker.close()

@@ -147,7 +147,7 @@ def test_the_servers_hold_no_password_in_their_arguments_environment_or_statemen
             assert leaks(Path(f"/proc/{rec.pid}/{part}").read_bytes(), found) == [], (name, part)
     cluster = Cluster(directory / "postgres", parse_endpoint(local_settings.db_endpoint)[1])
     with cluster.superuser_connect(local_settings.db_name) as conn:
-        texts = [r[0] for r in conn.execute("SELECT query FROM pg_stat_statements").fetchall()]
+        texts = [r[0] for r in conn.execute("SELECT query FROM public.pg_stat_statements").fetchall()]
         verifiers = dict(conn.execute("SELECT rolname, rolpassword FROM pg_authid WHERE rolpassword IS NOT NULL")
                          .fetchall())
     assert any("PASSWORD" in t.upper() for t in texts)  # the ALTER ROLEs are there ...

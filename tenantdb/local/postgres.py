@@ -51,6 +51,7 @@ from pathlib import Path
 
 import psycopg
 
+from tenantdb.database.connection import PINNED_SEARCH_PATH
 from tenantdb.database.extensions import why_not_offered
 
 SUPERUSER = "postgres"
@@ -58,24 +59,6 @@ SUPERUSER = "postgres"
 
 _PARAMS_FILE = "tenantdb_parameters.conf"
 _RDS_FORMULA = re.compile(r"^\{DBInstanceClassMemory(?:\*(\d+))?(?:/(\d+))?\}$")
-
-
-_HAND_OVER = """
-DO $stand_in$
-DECLARE obj record;
-BEGIN
-  FOR obj IN SELECT d.classid, d.objid FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
-              WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = ANY({names})
-                AND d.classid IN ('pg_class'::regclass, 'pg_proc'::regclass) LOOP
-    IF obj.classid = 'pg_class'::regclass THEN
-      EXECUTE format('ALTER TABLE %s OWNER TO %I', obj.objid::regclass, {owner});
-    ELSE
-      EXECUTE format('ALTER ROUTINE %s OWNER TO %I', obj.objid::regprocedure, {owner});
-    END IF;
-  END LOOP;
-END
-$stand_in$"""
-"""The master gets the objects of the extensions made for it (RDS's master owns what it creates)."""
 
 
 class ClusterError(RuntimeError):
@@ -332,9 +315,11 @@ class Cluster:
 
     # ----- connections ------------------------------------------------------
     def superuser_conninfo(self, dbname: str = "postgres") -> str:
-        """libpq conninfo for the superuser over the Unix socket (trust)."""
+        """libpq conninfo for the superuser over the Unix socket (trust), its search_path pinned as
+        every toolkit session with power is: nothing app_user creates is ever resolved in it."""
         return psycopg.conninfo.make_conninfo(host=str(self.socket_dir), port=self.port,
-                                              user=SUPERUSER, dbname=dbname)
+                                              user=SUPERUSER, dbname=dbname,
+                                              options="-c search_path=" + PINNED_SEARCH_PATH.replace(" ", ""))
 
     def superuser_connect(self, dbname: str = "postgres") -> psycopg.Connection:
         """An autocommit superuser connection (the caller closes it)."""
@@ -349,7 +334,7 @@ class Cluster:
     # ----- RDS emulation ----------------------------------------------------
     def _prepare_template1(self) -> None:
         with self.superuser_connect("template1") as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public")
 
     def offer_extensions(self, names: tuple[str, ...], dbname: str, owner: str | None = None) -> dict[str, str]:
         """Play RDS's extension allow-list: create the untrusted ones of ``names`` the server has in
@@ -358,20 +343,35 @@ class Cluster:
         from psycopg import sql
 
         with self.superuser_connect() as conn:
-            rows = dict(conn.execute(
-                "SELECT a.name, v.trusted FROM pg_available_extensions a JOIN pg_available_extension_versions v"
-                " ON v.name = a.name AND v.version = a.default_version WHERE a.name = ANY(%s)",
-                (list(names),)).fetchall())
+            # In public unless the extension fixes its schema, as the bootstrap creates them (the session's
+            # pinned search_path would otherwise make pg_catalog the target).
+            rows = {name: (trusted, schema or "public") for name, trusted, schema in conn.execute(
+                "SELECT a.name, v.trusted, v.schema FROM pg_available_extensions a"
+                " JOIN pg_available_extension_versions v ON v.name = a.name AND v.version = a.default_version"
+                " WHERE a.name = ANY(%s)",
+                (list(names),)).fetchall()}
             databases = ["template1"] + [dbname] * bool(conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone())
-        untrusted = [n for n in names if rows.get(n) is False]
+        untrusted = [n for n in names if n in rows and rows[n][0] is False]
         for db in databases:
             with self.superuser_connect(db) as conn:
                 for name in untrusted:
-                    conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} CASCADE").format(sql.Identifier(name)))
-                if owner and db == dbname and untrusted:
-                    conn.execute(sql.SQL(_HAND_OVER).format(owner=sql.Literal(owner), names=sql.Literal(untrusted)))
+                    conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} SCHEMA {} CASCADE").format(
+                        sql.Identifier(name), sql.Identifier(rows[name][1])))
+            if owner and db == dbname and untrusted:
+                self.hand_over_extensions(dbname, owner, untrusted)
         return {name: why_not_offered(name) for name in names if name not in rows}
+
+    def hand_over_extensions(self, dbname: str, owner: str, names: list[str]) -> None:
+        """Give ``owner`` (the master) the objects of the extensions ``names`` in ``dbname``: on RDS
+        the master creates them and owns them (sql/local/hand_over_extensions.sql)."""
+        from psycopg import sql
+
+        from tenantdb.database import sqlfiles
+
+        with self.superuser_connect(dbname) as conn:
+            conn.execute(sqlfiles.named("local/hand_over_extensions",
+                                        {"owner": sql.Literal(owner), "names": sql.Literal(list(names))}))
 
     def ensure_master_role(self, name: str, password: str) -> None:
         """Create or converge the master role with the powers RDS gives its master user.
