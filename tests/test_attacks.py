@@ -16,6 +16,7 @@ from psycopg import sql
 
 from tenantdb import cli
 from tenantdb.database.connection import PINNED_SEARCH_PATH
+from tenantdb.local.postgres import SUPERUSER
 from tests.fixtures_pg import TEST_ENV
 from tests.test_isolation import login, tenant_ids
 from tests.test_posture import as_migrator, iso_report, iso_settings, two_tenants  # noqa: F401 - fixtures
@@ -121,6 +122,29 @@ def test_the_trojans_would_run_in_an_unpinned_master_session(trojaned, pg_master
     assert (pg_master.user, "count(oid)") in ran
     assert {what for _, what in ran} >= {"count(oid)", "array_agg(name)", "!~(name, name)",
                                          "string_agg(name, text)", "starts_with(name, text)"}
+
+
+def test_the_local_stand_ins_superuser_sessions_run_no_trojan(two_tenants, pg_cluster, pg_super, pg_master):
+    """`local up`'s superuser (the stand-in for what RDS keeps to itself) works in db_name, where app_user
+    can create a schema named after it. Its sessions pin search_path: the trojans stay idle, while a
+    session with PostgreSQL's default path runs them as the superuser (the control)."""
+    s = two_tenants
+    conn = login(pg_cluster, pg_super, s, s.app_role)
+    conn.autocommit = True
+    conn.execute("CREATE SCHEMA atk; GRANT USAGE ON SCHEMA atk TO PUBLIC; "
+                 "CREATE TABLE atk.log (who name, what text); GRANT INSERT, SELECT ON atk.log TO PUBLIC")
+    conn.execute(trojans(SUPERUSER))
+    conn.close()
+    probe = "SELECT count(oid), array_agg(rolname) FROM pg_roles WHERE rolname !~ '^pg_'"
+    with pg_cluster.superuser_connect(s.db_name) as su:
+        su.execute(probe)
+    pg_cluster.hand_over_extensions(s.db_name, pg_master.user, ["pg_stat_statements"])
+    assert trojan_log(pg_super, s) == []
+    unpinned = psycopg.conninfo.make_conninfo(host=str(pg_cluster.socket_dir), port=pg_cluster.port,
+                                              user=SUPERUSER, dbname=s.db_name)
+    with psycopg.connect(unpinned, autocommit=True) as su:  # PostgreSQL's default "$user", public
+        su.execute(probe)
+    assert (SUPERUSER, "count(oid)") in trojan_log(pg_super, s)
 
 
 def test_bootstrap_verify_and_tenant_commands_leave_the_catalog_as_it_was(trojaned, pg_master, pg_super,
@@ -246,7 +270,8 @@ def test_set_tenant_binds_the_id_and_nothing_shows_it_to_another_session(two_ten
         with pytest.raises(psycopg.errors.InvalidParameterValue):
             victim.execute("SELECT tenancy.set_tenant(%s)", (bad,))
         victim.rollback()
-    text = pg_super.execute("SELECT string_agg(query, ' ') FROM public.pg_stat_statements", dbname=s.db_name)[0][0] or ""
+    text = pg_super.execute("SELECT string_agg(query, ' ') FROM public.pg_stat_statements",
+                            dbname=s.db_name)[0][0] or ""
     assert ids["alpha"] not in text and "set_tenant($1)" in text
     victim.close()
     attacker.close()
