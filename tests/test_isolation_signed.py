@@ -9,14 +9,12 @@ probe engine: each forged attempt is reported on its own, in one round trip.
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
-from psycopg import pq
 
 from tenantdb import settings as settings_mod
 from tenantdb import verify
@@ -24,6 +22,7 @@ from tenantdb.database import bootstrap
 from tenantdb.report import Check, Status
 from tenantdb.verify import signed_context
 from tenantdb.verify.context import Context
+from libpq_trace import traced
 from tests.fixtures_pg import TEST_ENV
 from tests.test_signed_context import Signed, signed, signed_overlay  # noqa: F401 - the signed-mode fixtures
 
@@ -91,17 +90,9 @@ def _iso_signed(sg: Signed, dsn: str, login: bool = False) -> tuple[Check, list[
 def _sent(conn: psycopg.Connection, fn: Callable[[], Check]) -> tuple[Check, list[str]]:
     """``fn()`` and the messages the client sent meanwhile ("Parse\t..."), from libpq's trace: each Query
     or Sync is one round trip (a pipeline sends one Sync for all its statements)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        trace = Path(tmp) / "trace"
-        fd = os.open(trace, os.O_WRONLY | os.O_CREAT, 0o600)
-        conn.pgconn.trace(fd)
-        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
-        try:
-            check = fn()
-        finally:
-            conn.pgconn.untrace()
-            os.close(fd)
-        return check, [f.split("\t", 2)[2] for f in trace.read_text().splitlines() if f.startswith("F\t")]
+    with tempfile.TemporaryDirectory() as tmp, traced(conn, Path(tmp) / "trace") as lines:
+        check = fn()
+    return check, [line.split("\t", 2)[2] for line in lines if line.startswith("F\t")]
 
 
 def _weaken_verifier(pg_super, s: settings_mod.Settings, pattern: str, replacement: str) -> None:
