@@ -23,7 +23,7 @@ from psycopg import sql
 
 from bench.wire import Count, WireCounter
 from tenantdb import settings as settings_mod
-from tenantdb.database.connection import PINNED_SEARCH_PATH
+from tenantdb.database.connection import PINNED_OPTIONS
 from tenantdb.local.postgres import SUPERUSER, Cluster, free_port
 
 ENV = "dev"
@@ -76,7 +76,7 @@ class BenchServer:
         """The master over TLS (default: db_name), its search_path pinned as the toolkit pins every
         session with power: what the benchmark times then runs as verify and bootstrap run it."""
         return psycopg.connect(self.master_dsn(dbname or self.settings.db_name),  # type: ignore[call-overload]
-                               options="-c search_path=" + PINNED_SEARCH_PATH.replace(" ", ""), **kwargs)
+                               options=PINNED_OPTIONS, **kwargs)
 
     def superuser(self, dbname: str = "postgres") -> psycopg.Connection:
         return self.cluster.superuser_connect(dbname)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from tenantdb import settings as settings_mod  # noqa: E402 - after the sys.path line that finds the package
 from tenantdb.database import bootstrap  # noqa: E402 - after the sys.path line
-from tenantdb.database.connection import PINNED_SEARCH_PATH  # noqa: E402 - after the sys.path line
+from tenantdb.database.connection import PINNED_OPTIONS  # noqa: E402 - after the sys.path line
 from tenantdb.database import tenants  # noqa: E402 - after the sys.path line
 from tenantdb.local.postgres import SUPERUSER, Cluster, free_port  # noqa: E402 - after the sys.path line
 from tenantdb.verify import posture  # noqa: E402 - after the sys.path line that finds the package
@@ -135,7 +135,7 @@ def main() -> int:
 
         # The posture query over everything.
         with psycopg.connect(dsn.replace("dbname=postgres", f"dbname={s.db_name}"),  # pinned, as verify's
-                             options="-c search_path=" + PINNED_SEARCH_PATH.replace(" ", "")) as conn:
+                             options=PINNED_OPTIONS) as conn:
             runs = []
             for _ in range(5):
                 t0 = time.perf_counter()

@@ -37,6 +37,8 @@ Notices = Callable[[psycopg.errors.Diagnostic], None]
 PINNED_SEARCH_PATH = "pg_catalog, pg_temp"
 """Every toolkit session's search_path: built-ins only, and temporary objects last (never first:
 functions and operators are not looked up in pg_temp at all)."""
+PINNED_OPTIONS = "-c search_path=" + PINNED_SEARCH_PATH.replace(" ", "")
+"""libpq ``options`` that pin :data:`PINNED_SEARCH_PATH` from the session's start, before any statement."""
 
 # SQLSTATEs of server-side failures worth another attempt.
 TRANSIENT_SQLSTATES = frozenset({
@@ -94,7 +96,7 @@ class Target:
         kw: dict[str, Any] = {"host": self.host, "port": self.port, "user": self.user, "dbname": self.dbname,
                               "sslmode": sslmode, "connect_timeout": settings.connect_timeout_s,
                               "application_name": application_name,
-                              "options": "-c search_path=" + PINNED_SEARCH_PATH.replace(" ", "")}
+                              "options": PINNED_OPTIONS}
         if self.password is not None:
             kw["password"] = self.password
         if root:

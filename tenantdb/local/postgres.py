@@ -51,7 +51,7 @@ from pathlib import Path
 
 import psycopg
 
-from tenantdb.database.connection import PINNED_SEARCH_PATH
+from tenantdb.database.connection import PINNED_OPTIONS
 from tenantdb.database.extensions import why_not_offered
 
 SUPERUSER = "postgres"
@@ -319,7 +319,7 @@ class Cluster:
         every toolkit session with power is: nothing app_user creates is ever resolved in it."""
         return psycopg.conninfo.make_conninfo(host=str(self.socket_dir), port=self.port,
                                               user=SUPERUSER, dbname=dbname,
-                                              options="-c search_path=" + PINNED_SEARCH_PATH.replace(" ", ""))
+                                              options=PINNED_OPTIONS)
 
     def superuser_connect(self, dbname: str = "postgres") -> psycopg.Connection:
         """An autocommit superuser connection (the caller closes it)."""
