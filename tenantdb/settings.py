@@ -232,6 +232,14 @@ class Settings(BaseModel):
     log_min_duration_statement_ms: int = Field(1000, ge=-1)
     """Log statements slower than this. @default 1000 @see Story 0.4 debug log (slow query logging)."""
 
+    temp_file_limit_percent: float = Field(10.0, gt=0, le=50)
+    """The most temporary-file space one session may use (a sort or hash that spills), as a percentage
+    of ``allocated_storage_gb``; the parameter group's ``temp_file_limit`` (kB) is derived from it
+    (:attr:`db_parameters`). Without it one tenant's runaway sort can fill the volume every tenant
+    writes to; the statement fails with 53400 instead. It binds one session: keep it well under the
+    free space. @default 10 (2 GiB of dev's 20, 10 GiB of prod's 100) @see the threat model (availability),
+    AWS RDS "temp_file_limit"."""
+
     # ----- database and roles (AC7, AC8) ------------------------------------
     db_name: str = "qualisys_master"
     """The master database. @default "qualisys_master" @see AC7."""
@@ -359,6 +367,39 @@ class Settings(BaseModel):
 
     retry_budget_s: float = Field(30.0, ge=0, le=900)
     """Total time spent retrying transient connection failures. @default 30 @see docs/faults.md (retries), Story 1.3."""
+
+    # ----- the toolkit's own sessions (the threat model: availability) -----
+    toolkit_lock_timeout_s: float = Field(10.0, gt=0, le=300)
+    """``lock_timeout`` of every toolkit session, set in the startup packet beside the pinned search_path
+    (before any statement): a lock someone else holds (app_user's ``LOCK TABLE``, a long transaction)
+    makes the toolkit's statement give up with one line naming the holder instead of waiting without
+    limit, and a toolkit DDL statement stops queueing the application's queries behind its own wait.
+    Inside its tenant transactions `tenantdb migrate` waits 60 s instead (sql/migrate/begin.sql).
+    @default 10 (what `tenant drop` already allowed itself) @see the threat model (availability)."""
+
+    toolkit_statement_timeout_s: float = Field(600.0, ge=60, le=86400)
+    """``statement_timeout`` of every toolkit session (startup packet, as above): no statement of the
+    toolkit runs or waits without limit. At least 60 s, the longest lock wait the toolkit allows itself
+    (a tenant's migration lock). @default 600 (the longest toolkit statement measured, the posture query
+    at 5,000 tenants, takes 8 s; tenant migrations get ``migrate_statement_timeout_s``)
+    @see the threat model (availability), docs/performance.md."""
+
+    verify_lock_timeout_s: float = Field(1.0, gt=0, le=60)
+    """``lock_timeout`` of verify's sessions, shorter than the toolkit's: its probes read every tenant
+    table as app_user, each many times, and app_user may hold any of them with ``LOCK TABLE ... IN ACCESS
+    EXCLUSIVE MODE``; a check that meets such a lock is ERROR naming the table and the holder, soon, and
+    every other check still runs. @default 1 @see the threat model (availability), Story 0.4 AC10."""
+
+    bootstrap_wait_s: float = Field(300.0, gt=0, le=3600)
+    """How long a bootstrap waits for another bootstrap of the same database (the lock table
+    ``<tenancy_schema>.bootstrap_lock``, which only the master can lock), then fails in one line naming
+    the holder's role and pid. Below ``toolkit_statement_timeout_s``. @default 300 (a bootstrap takes
+    seconds) @see docs/runbook.md (bootstrap)."""
+
+    migrate_statement_timeout_s: float = Field(3600.0, ge=60, le=86400)
+    """``statement_timeout`` inside each tenant's migration transaction, where a revision may rebuild
+    an index or backfill a large table; at least ``toolkit_statement_timeout_s``. @default 3600
+    @see Story 1.3 (Alembic migrations), docs/migrations.md."""
 
     provider_mirror: str = "/opt/tf-plugins"
     """Terraform provider filesystem mirror root.
@@ -537,6 +578,10 @@ class Settings(BaseModel):
                               "must not be a default name (postgres, admin, rdsadmin)")
         roles = [self.app_role, self.migrator_role, self.platform_admin_role, self.master_username,
                  self.reporting_role]
+        if self.local_moto_port == self.local_postgres_port:
+            raise _FieldError("local_postgres_port", self.local_postgres_port,
+                              f"must differ from local_moto_port ({self.local_moto_port}): the emulator and the "
+                              "cluster cannot share a port")
         if len(set(roles)) != len(roles):
             raise _FieldError("app_role", self.app_role,
                               "app_role, migrator_role, platform_admin_role, reporting_role "
@@ -544,6 +589,7 @@ class Settings(BaseModel):
         if self.app_role in self.platform_admin_members:
             raise _FieldError("platform_admin_members", self.platform_admin_members,
                               f"must not include app_role {self.app_role!r} (it would reach every tenant's rows)")
+        _timeouts_consistent(self)
         if _windows_overlap(self.backup_window, self.maintenance_window):
             raise _FieldError("maintenance_window", self.maintenance_window,
                               f"must not overlap backup_window {self.backup_window} (RDS rule; touching is allowed)")
@@ -638,7 +684,15 @@ class Settings(BaseModel):
             "log_statement": ("none", "immediate"),
             "rds.force_ssl": ("1", "immediate"),
             "password_encryption": ("scram-sha-256", "immediate"),
+            "temp_file_limit": (str(self.temp_file_limit_kb), "immediate"),
         }
+
+    @property
+    def temp_file_limit_kb(self) -> int:
+        """``temp_file_limit`` in kB: ``temp_file_limit_percent`` of ``allocated_storage_gb`` (GiB), at
+        least 1 MiB and at most PostgreSQL's maximum (2^31 - 1 kB)."""
+        kb = int(self.allocated_storage_gb * 1024 * 1024 * self.temp_file_limit_percent / 100)
+        return min(max(kb, 1024), 2**31 - 1)
 
 
 class _FieldError(ValueError):
@@ -647,6 +701,22 @@ class _FieldError(ValueError):
     def __init__(self, field: str, value: Any, rule: str):
         super().__init__(rule)
         self.field, self.value, self.rule = field, value, rule
+
+
+def _timeouts_consistent(s: Settings) -> None:
+    """Each wait the toolkit allows itself ends before the statement that waits is cancelled."""
+    if s.toolkit_lock_timeout_s >= s.toolkit_statement_timeout_s:
+        raise _FieldError("toolkit_lock_timeout_s", s.toolkit_lock_timeout_s,
+                          f"must be below toolkit_statement_timeout_s ({s.toolkit_statement_timeout_s:g})")
+    if s.verify_lock_timeout_s > s.toolkit_lock_timeout_s:
+        raise _FieldError("verify_lock_timeout_s", s.verify_lock_timeout_s,
+                          f"must be at most toolkit_lock_timeout_s ({s.toolkit_lock_timeout_s:g})")
+    if s.bootstrap_wait_s >= s.toolkit_statement_timeout_s:
+        raise _FieldError("bootstrap_wait_s", s.bootstrap_wait_s,
+                          f"must be below toolkit_statement_timeout_s ({s.toolkit_statement_timeout_s:g})")
+    if s.migrate_statement_timeout_s < s.toolkit_statement_timeout_s:
+        raise _FieldError("migrate_statement_timeout_s", s.migrate_statement_timeout_s,
+                          f"must be at least toolkit_statement_timeout_s ({s.toolkit_statement_timeout_s:g})")
 
 
 def _week_minutes(window: str) -> tuple[int, int]:

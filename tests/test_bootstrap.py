@@ -223,22 +223,43 @@ def test_app_create_on_database_off_withdraws_create(pg_fresh, pg_master, pg_sup
     assert pg_super.execute("SELECT has_database_privilege('app_user', 'qualisys_master', 'CREATE')") == [(False,)]
 
 
-def test_the_advisory_lock_serializes_bootstraps(pg_fresh, pg_master, pg_super, pg_settings):
-    """A bootstrap waits while another holds the lock, and does its work only after."""
-    holder = psycopg.connect(pg_master.dsn(), autocommit=True)
-    holder.execute("SELECT pg_advisory_lock(%s)", (bootstrap.LOCK_KEY,))
+def hold_the_lock(pg_master, s):
+    """The bootstrap's lock held as a bootstrap holds it (its own session), until the context ends."""
+    from tenantdb.database.master import resolve_master
+
+    return bootstrap.serialized(resolve_master(s, master_dsn=pg_master.dsn()).target.with_db(s.db_name), s)
+
+
+def block_the_tenancy_step(pg_cluster, pg_master, s) -> psycopg.Connection:
+    """Someone else's open transaction creating tenancy.current_tenant_id() makes the bootstrap's batch wait
+    inside the tenancy step, after the earlier steps wrote in its transaction. The lock's table (and with
+    it the toolkit's schema) is made first, as the first bootstrap makes it."""
+    with hold_the_lock(pg_master, s):
+        pass
+    blocker = pg_cluster.superuser_connect(s.db_name)
+    blocker.autocommit = False
+    blocker.execute("CREATE FUNCTION tenancy.current_tenant_id() RETURNS uuid LANGUAGE sql AS 'SELECT NULL::uuid'")
+    return blocker
+
+
+def test_the_lock_serializes_bootstraps(pg_fresh, pg_master, pg_super, pg_settings, capsys):
+    """A bootstrap waits while another holds the lock, names it, and does its work only after."""
     outcome: dict[str, object] = {}
-    worker = threading.Thread(target=lambda: outcome.update(r=bootstrap.run(pg_settings, master_dsn=pg_master.dsn())))
-    worker.start()
-    try:
-        time.sleep(1.5)
+    with hold_the_lock(pg_master, pg_settings):
+        worker = threading.Thread(target=lambda: outcome.update(r=bootstrap.run(pg_settings,
+                                                                                master_dsn=pg_master.dsn())))
+        worker.start()
+        time.sleep(2.0)
         assert worker.is_alive() and pg_super.role("app_user") is None  # waiting, nothing done
-        waiting = pg_super.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        waiting = pg_super.execute("SELECT count(*) FROM pg_locks WHERE relation = 'tenancy.bootstrap_lock'::regclass "
+                                   "AND NOT granted", dbname=pg_settings.db_name)
         assert waiting == [(1,)]
-    finally:
-        holder.close()
-        worker.join(30)
+    worker.join(30)
     assert outcome["r"].changed >= 3 and pg_super.role("app_user") is not None
+    err = capsys.readouterr().err
+    assert "another bootstrap is running on qualisys_master (it holds tenancy.bootstrap_lock)" in err
+    assert f"waiting for a lock held by role {pg_master.user} (pid " in err
+    assert "ExclusiveLock on tenancy.bootstrap_lock, tenantdb-bootstrap" in err
 
 
 def test_two_bootstraps_at_once_both_end_correct(pg_fresh, pg_master, pg_super, pg_settings):
@@ -265,10 +286,7 @@ def test_two_bootstraps_at_once_both_end_correct(pg_fresh, pg_master, pg_super, 
 
 
 def test_server_restarted_mid_run_then_rerun_converges(pg_fresh, pg_cluster, pg_master, pg_super, pg_settings):
-    # Someone else's open transaction creating schema tenancy makes the bootstrap wait inside that step.
-    blocker = pg_cluster.superuser_connect("qualisys_master")
-    blocker.autocommit = False
-    blocker.execute("CREATE SCHEMA tenancy")
+    blocker = block_the_tenancy_step(pg_cluster, pg_master, pg_settings)
     outcome: dict[str, BaseException] = {}
 
     def run() -> None:

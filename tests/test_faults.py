@@ -38,6 +38,7 @@ from tenantdb import settings as settings_mod
 from tenantdb.local.postgres import free_port
 from tests.fixtures_local import LocalCli, Run
 from tests.fixtures_pg import TEST_ENV
+from tests.test_bootstrap import block_the_tenancy_step
 
 CLI = [sys.executable, "-m", "tenantdb.cli"]
 
@@ -178,11 +179,10 @@ def test_bootstrap_killed_with_sigterm_halfway_commits_nothing_then_rerun_conver
     """The bootstrap is one transaction: killed in the middle (the roles and grants already done in
     its transaction, the tenancy step waiting), nothing of it is committed; the rerun does it all."""
     s = pg_settings
+    # A superuser's open transaction creating tenancy.current_tenant_id() makes the bootstrap wait inside
+    # the tenancy step (the bootstrap's lock table, and the schema with it, made first, as a first run does).
+    blocker = block_the_tenancy_step(pg_cluster, pg_master, s)
     before = step_states(pg_master, s)
-    # A superuser's open transaction creating the tenancy schema makes the bootstrap wait inside that step.
-    blocker = pg_cluster.superuser_connect(s.db_name)
-    blocker.autocommit = False
-    blocker.execute("CREATE SCHEMA tenancy")
     args = ("--settings", str(pg_overlay), "bootstrap", "--env", TEST_ENV, "--master-dsn", pg_master.dsn())
     proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -230,7 +230,9 @@ def test_bootstrap_killed_with_sigterm_halfway_commits_nothing_then_rerun_conver
     verify = tenantdb("--settings", str(pg_overlay), "verify", "--env", TEST_ENV, "--master-dsn", pg_master.dsn(),
                       "--format", "json")
     assert verify.returncode == 0, verify.stdout[-3000:]
-    assert pg_super.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == [(0,)]
+    assert bootstrap_backends(pg_super) == 0  # and so no session holds the bootstrap's lock
+    assert pg_super.execute("SELECT count(*) FROM pg_locks WHERE relation = 'tenancy.bootstrap_lock'::regclass",
+                            dbname=s.db_name) == [(0,)]
 
 
 # ----- secrets gone wrong, on the session's local environment --------------------------

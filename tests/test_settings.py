@@ -24,6 +24,7 @@ def test_every_environment_loads_with_the_story_defaults():
     ({"max_allocated_storage_gb": 50}, "max_allocated_storage_gb"),
     ({"connection_secret_name": "bad name!"}, "connection_secret_name"),
     ({"no_such_field": 1}, "no_such_field"),
+    ({"local_moto_port": 45999, "local_postgres_port": 45999}, "local_postgres_port"),
 ])
 def test_bad_values_are_rejected_naming_env_field_and_value(override, field):
     with pytest.raises(settings.SettingsError) as err:
@@ -50,3 +51,62 @@ def test_overlay_file_overrides_one_environment(tmp_path):
     f.write_text('[qa]\nmulti_az = false\n')
     with pytest.raises(settings.SettingsError, match=r"unknown environment \[qa\]"):
         settings.load("prod", f)
+
+
+# ----- the toolkit's own sessions, and the parameter group's temp_file_limit --------------
+
+def test_the_toolkit_timeouts_default_and_refuse_waits_that_outlast_their_statement():
+    s = settings.load("dev")
+    assert (s.toolkit_lock_timeout_s, s.toolkit_statement_timeout_s, s.verify_lock_timeout_s,
+            s.bootstrap_wait_s, s.migrate_statement_timeout_s) == (10, 600, 1, 300, 3600)
+    for override, field in [({"toolkit_lock_timeout_s": 0}, "toolkit_lock_timeout_s"),
+                            ({"toolkit_statement_timeout_s": 30}, "toolkit_statement_timeout_s"),
+                            ({"toolkit_lock_timeout_s": 120, "toolkit_statement_timeout_s": 100},
+                             "toolkit_lock_timeout_s"),
+                            ({"verify_lock_timeout_s": 20}, "verify_lock_timeout_s"),
+                            ({"bootstrap_wait_s": 900}, "bootstrap_wait_s"),
+                            ({"migrate_statement_timeout_s": 300}, "migrate_statement_timeout_s")]:
+        with pytest.raises(settings.SettingsError) as err:
+            settings.load("dev", **override)
+        assert str(err.value).startswith(f"dev: {field}=") and "\n" not in str(err.value), err.value
+    assert settings.load("dev", bootstrap_wait_s=900, toolkit_statement_timeout_s=1200,
+                         migrate_statement_timeout_s=1200).bootstrap_wait_s == 900
+
+
+def test_temp_file_limit_is_derived_from_the_storage_in_kb():
+    envs = {s.environment: s for s in settings.load_all()}
+    assert envs["dev"].db_parameters["temp_file_limit"] == ("2097152", "immediate")  # 10% of 20 GiB
+    assert envs["prod"].db_parameters["temp_file_limit"] == ("10485760", "immediate")  # 10% of 100 GiB
+    assert settings.load("dev", temp_file_limit_percent=0.01).temp_file_limit_kb == 2097
+    assert settings.load("dev", temp_file_limit_percent=1e-6).temp_file_limit_kb == 1024  # never below 1 MiB
+    huge = settings.load("dev", allocated_storage_gb=65536, max_allocated_storage_gb=65536)
+    assert huge.temp_file_limit_kb == 2**31 - 1  # PostgreSQL's maximum
+    for bad in (0, 60):
+        with pytest.raises(settings.SettingsError, match="temp_file_limit_percent"):
+            settings.load("dev", temp_file_limit_percent=bad)
+
+
+def _stack_with(tmp_path, s, params):
+    from tenantdb.infra import check
+
+    group = {"name": s.parameter_group_name, "family": s.parameter_group_family,
+             "parameter": [{"name": k, "value": v, "apply_method": m} for k, (v, m) in params.items()]}
+    doc = {"resource": {"aws_db_instance": {"db": {"parameter_group_name": "${aws_db_parameter_group.postgres.name}"}},
+                        "aws_db_parameter_group": {"postgres": group}}}
+    return check.Ctx(s, check.baseline(s), check.Stack(tmp_path, doc))
+
+
+def test_check_holds_the_parameter_group_to_a_bounded_temp_file_limit(tmp_path):
+    """`tenantdb check` (AC6): the synthesized group carries the derived temp_file_limit; a group
+    without it, or unbounded (-1), FAILs naming it."""
+    from tenantdb.infra.check.parameter_group import ac6_parameters
+    from tenantdb.report import Status
+
+    s = settings.load("dev")
+    ok = ac6_parameters(_stack_with(tmp_path, s, s.db_parameters))
+    assert ok.status is Status.PASS and "temp_file_limit=2097152" in ok.actual
+    without = {k: v for k, v in s.db_parameters.items() if k != "temp_file_limit"}
+    unbounded = {**s.db_parameters, "temp_file_limit": ("-1", "immediate")}
+    for params in (without, unbounded):
+        got = ac6_parameters(_stack_with(tmp_path, s, params))
+        assert got.status is Status.FAIL and "one session's temporary files are not bounded" in got.detail, got

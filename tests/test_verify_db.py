@@ -7,14 +7,16 @@ import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import psycopg
 import pytest
 
 from tenantdb import cli, verify
+from tenantdb import settings as settings_mod
 from tenantdb.database import bootstrap
 from tenantdb.local.postgres import free_port
 from tenantdb.report import Status
 from tests.fixtures_pg import TEST_ENV
-from tests.test_isolation import RAISES_FOR_EMPTY, RAISES_OTHER
+from tests.test_isolation import RAISES_FOR_EMPTY, RAISES_OTHER, login
 
 AWS_IDS = {"AC1", "AC2", "AC3", "AC4", "AC5", "AC6", "AC9", "PUBLIC-ACCESS", "DELETION-PROTECTION",
            "PERF-INSIGHTS", "MONITORING", "LOG-EXPORTS"}
@@ -82,6 +84,32 @@ def test_a_wrong_live_parameter_fails_ac6(bootstrapped, pg_cluster, pg_master, p
     live = next(c for c in rep.checks if c.id == "AC6-LIVE")
     assert live.status is Status.FAIL and "work_mem=4096 kB (declared 65536 kB)" in live.detail
     assert rep.exit_code == 1
+
+
+def test_temp_file_limit_stops_one_tenants_runaway_sort_and_ac6_live_reads_it(
+        bootstrapped, pg_cluster, pg_master, pg_super, pg_settings, pg_overlay):
+    """The parameter group's temp_file_limit, applied by the stand-in as RDS applies it: app_user's own
+    sort that needs more temporary space than the limit fails with 53400; AC6-LIVE holds the live value
+    to the declared one (a small share of the storage here: 0.01% of 20 GiB = 2097 kB)."""
+    small = settings_mod.load(TEST_ENV, pg_overlay, temp_file_limit_percent=0.01)
+    assert small.db_parameters["temp_file_limit"] == ("2097", "immediate")
+    pg_cluster.apply_parameters({k: v for k, (v, _) in small.db_parameters.items()}, small.instance_memory_bytes)
+    try:
+        conn = login(pg_cluster, pg_super, small, small.app_role)
+        try:
+            conn.execute("SET work_mem = '64kB'")  # any role may; temp_file_limit only a superuser
+            with pytest.raises(psycopg.errors.ConfigurationLimitExceeded) as err:
+                conn.execute("SELECT g FROM generate_series(1, 300000) g ORDER BY g DESC").fetchall()
+            assert err.value.sqlstate == "53400" and "temp_file_limit (2097kB)" in str(err.value)
+        finally:
+            conn.close()
+        live = next(c for c in verify.run(small, master_dsn=pg_master.dsn()).checks if c.id == "AC6-LIVE")
+        assert live.status is Status.PASS and "temp_file_limit=2097" in live.actual, live
+        other = next(c for c in verify.run(pg_settings, master_dsn=pg_master.dsn()).checks if c.id == "AC6-LIVE")
+        assert other.status is Status.FAIL and "temp_file_limit=2097 kB (declared 2097152 kB)" in other.detail, other
+    finally:
+        pg_cluster.apply_parameters({k: v for k, (v, _) in pg_settings.db_parameters.items()},
+                                    pg_settings.instance_memory_bytes)
 
 
 @pytest.mark.parametrize(("body", "fragments"), [

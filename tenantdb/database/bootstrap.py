@@ -5,9 +5,12 @@ run in a transaction), then each ``sql/NNN_*.sql`` file in name order and the
 role model's tenancy-roles step, all in ONE transaction sent as one
 multi-statement query (tenantdb.database.bootstrap_batch): the bootstrap is
 atomic. The password steps (app_user's reported right after the roles file)
-and the context-key step follow, once the roles are committed. The whole run
-holds a PostgreSQL advisory lock, so two bootstraps never interleave (the
-second waits, then finds nothing to do).
+and the context-key step follow, once the roles are committed. The whole run,
+after the database step, holds the lock of the table ``<tenancy>.bootstrap_lock``
+in a session of its own, so two bootstraps never interleave (the second waits,
+naming the holder, then finds nothing to do). Not an advisory lock: any role,
+app_user's login included, may take any advisory key; only the master may lock
+its own table (sql/bootstrap/lock_table.sql).
 
 "Changed" is measured, not assumed: before and after each step one catalog
 query takes the step's fingerprint (role attributes, explicit grants,
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,17 +39,18 @@ from tenantdb.database import bootstrap_batch as batch
 from tenantdb.database import connection as db
 from tenantdb.database import context_key
 from tenantdb.database import extensions
+from tenantdb.database import locks
 from tenantdb.database import roles
 from tenantdb.database import sqlfiles
 from tenantdb.database.master import resolve_master
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
-LOCK_KEY = 0x74656E616E746462
-"""pg_advisory_lock key of the bootstrap ("tenantdb" in ASCII)."""
+APP_NAME = "tenantdb-bootstrap"
+"""application_name of every bootstrap session (pg_stat_activity shows who is running one)."""
 
-LOCK_WAIT = "10min"
-"""How long a second bootstrap waits for the first before giving up."""
+LOCK_TABLE = "bootstrap_lock"
+"""The table, in the toolkit's schema, whose lock serializes bootstraps (sql/bootstrap/lock_table.sql)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,8 @@ def _fingerprint(conn: psycopg.Connection, step: Any, values: dict[str, sql.Comp
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> str:
     if before.get("exists") is False or before.get("schema") is False:
         return "created"
+    if before.get("function") is False and before.get("schema_acl") is None:
+        return "created"  # the toolkit's schema as the lock made it on the first run, bare (lock_table.sql)
     parts = []
     for key, old in before.items():
         new = after.get(key)
@@ -127,43 +135,41 @@ def run(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = No
         rotate_app_password: bool = False, rotate_context_key: bool = False) -> Result:
     """Converge the database and the connection secret; returns what changed, step by step.
 
-    Round trips: one on the admin database (lock, TLS, database, roles), CREATE DATABASE when
-    missing, one probe, and, unless the probe proves nothing would change, one batch holding
+    Round trips: one on the admin database (TLS, database, roles), CREATE DATABASE when missing,
+    three for the lock (its table, the lock, commit), one probe, and, unless the probe proves
+    nothing would change, one batch holding
     every step in one transaction (tenantdb.database.bootstrap_batch). The password and
     context-key steps follow the batch (they need its roles committed); in signed mode the
     context-key step adds its own reads and writes.
     """
     mt = resolve_master(s, endpoint=endpoint, master_dsn=master_dsn)
     app_secrets.refuse_if_rotating(s, mt)  # a rotation owns the passwords until it finishes
-    with db.connect(mt.target, s, autocommit=True, application_name="tenantdb-bootstrap") as admin:
+    with db.connect(mt.target, s, autocommit=True, application_name=APP_NAME) as admin:
         head = _admin_facts(admin, s)
-        if not head["locked"]:
-            _lock(admin)
-            head = _admin_facts(admin, s)  # after the wait: the other bootstrap may have made the database
         result = Result(s.environment, mt.target.describe(), f"TLS {head['tls_version']}" if head["tls"] else "NO TLS")
         if s.access_stack:
             _require_access_roles(s, head["roles_found"])  # pg_roles is cluster-wide
+        # Before the lock, which lives in the database: two first runs may both try; one is told it exists.
         result.steps.append(_database_step(admin, s, head["db_exists"]))
-        with db.connect(mt.target.with_db(s.db_name), s, autocommit=True,
-                        application_name="tenantdb-bootstrap") as conn:
-            sql_steps = _guard("probe", lambda: _sql_steps(conn, s))
-            for step in sql_steps:
-                result.steps.append(step)
-                if step.name == "roles":
-                    result.steps.append(_guard("app-password", lambda: Step("app-password", *app_secrets.password_step(
-                        conn, s, mt, endpoint, rotate_app_password))))
-            result.steps.append(_guard("migrator-password", lambda: Step(
-                "migrator-password", *app_secrets.password_step(
-                    conn, s, mt, endpoint, False, s.migrator_role, s.migrator_secret_name))))
-            result.steps.append(_guard("context-key", lambda: Step("context-key", *context_key.converge(
-                conn, s, mt, rotate=rotate_context_key))))  # signed tenant context (docs/tenant-context.md)
+    target = mt.target.with_db(s.db_name)
+    with serialized(target, s), db.connect(target, s, autocommit=True, application_name=APP_NAME) as conn:
+        sql_steps = _guard("probe", lambda: _sql_steps(conn, s))
+        for step in sql_steps:
+            result.steps.append(step)
+            if step.name == "roles":
+                result.steps.append(_guard("app-password", lambda: Step("app-password", *app_secrets.password_step(
+                    conn, s, mt, endpoint, rotate_app_password))))
+        result.steps.append(_guard("migrator-password", lambda: Step(
+            "migrator-password", *app_secrets.password_step(
+                conn, s, mt, endpoint, False, s.migrator_role, s.migrator_secret_name))))
+        result.steps.append(_guard("context-key", lambda: Step("context-key", *context_key.converge(
+            conn, s, mt, rotate=rotate_context_key))))  # signed tenant context (docs/tenant-context.md)
     return result
 
 
 def _admin_facts(admin: psycopg.Connection, s: Settings) -> dict[str, Any]:
-    """One round trip: try the lock; TLS, whether the database exists, which declared roles exist."""
-    values = {"lock_key": sql.Literal(LOCK_KEY), "db_name_name": sql.Literal(s.db_name),
-              "role_names": sql.Literal([r.name for r in roles.model(s).roles])}
+    """One round trip: TLS, whether the database exists, which declared roles exist."""
+    values = {"db_name_name": sql.Literal(s.db_name), "role_names": sql.Literal([r.name for r in roles.model(s).roles])}
     return db.fetch_one_dict(admin, sqlfiles.named("bootstrap/admin", values)) or {}
 
 
@@ -195,18 +201,27 @@ def _sql_steps(conn: psycopg.Connection, s: Settings) -> list[Step]:
     if found.up_to_date and not before_step:
         measured = {u.name: (found.states[u.name], found.states[u.name]) for u in units}
     else:
-        try:
-            measured = batch.run(conn, s, units, role_names, values, before_step)
-        except batch.BatchError as exc:
-            raise _batch_failure(exc) from None
+        look = min(locks.REPORT_AFTER_S, s.toolkit_lock_timeout_s / 4)  # well before a wait gives up
+        with locks.Watch.beside(conn, "tenantdb: bootstrap", after_s=look, every_s=look) as watch:
+            try:
+                measured = batch.run(conn, s, units, role_names, values, before_step)
+            except batch.BatchError as exc:
+                failure = exc
+            else:
+                failure = None
+        if failure is not None:
+            raise _batch_failure(failure, watch.explain()) from None
     steps = {u.name: _step(u.name, s, *measured[u.name]) for u in units}
     steps.update({st.name: st for st in skipped})
     order = [sqlfiles.step_name(p) for p in sqlfiles.files()] + ["tenancy-roles", "object-grants"]
     return [steps[n] for n in order if n in steps]
 
 
-def _batch_failure(exc: batch.BatchError) -> ToolkitError:
+def _batch_failure(exc: batch.BatchError, holders: str = "") -> ToolkitError:
     where = f"step {exc.step}" if exc.step else "bootstrap"
+    if locks.is_lock_wait(exc.cause):
+        return ToolkitError(f"{where}: {db.first_line(exc.cause)}{holders}; the bootstrap is one transaction, "
+                            "so nothing was changed: rerun once the lock is released")
     if isinstance(exc.cause, psycopg.OperationalError):
         return ToolkitError(f"{where}: connection lost ({db.first_line(exc.cause)}); the bootstrap is one "
                             "transaction, so nothing was changed: run the bootstrap again")
@@ -242,18 +257,70 @@ def _guard(name: str, fn: Any) -> Step:
         raise ToolkitError(f"step {name} failed: {db.first_line(exc)}") from None
 
 
-def _lock(admin: psycopg.Connection) -> None:
-    got = admin.execute(sqlfiles.named("bootstrap/lock_try"), (LOCK_KEY,)).fetchone()
-    if got and got[0]:
-        return
-    print("tenantdb: another bootstrap is running on this server; waiting for it to finish", file=sys.stderr)
-    admin.execute(sqlfiles.named("bootstrap/lock_timeout", {"lock_wait": sql.Literal(LOCK_WAIT)}))
+@contextmanager
+def serialized(target: db.Target, s: Settings) -> Iterator[None]:
+    """The bootstrap's lock on ``target`` (db_name) for the whole ``with`` block, held by a session of its
+    own whose transaction stays open: free, taken at once; held by another bootstrap, waited for up to
+    ``bootstrap_wait_s`` while the holder is named, then one line naming it. The session changes
+    nothing (its transaction is rolled back); ending it, killed or not, releases the lock."""
+    values = _lock_values(s)
+    with db.connect(target, s, application_name=APP_NAME) as lock:
+        try:
+            _guard("lock", lambda: _lock_table(lock, values))
+            _guard("lock", lambda: _take(lock, s, values))
+            yield
+        finally:
+            try:
+                lock.rollback()
+            except psycopg.Error:
+                pass  # gone already: so is its lock
+
+
+def _lock_values(s: Settings) -> dict[str, sql.Composable]:
+    table = sql.Identifier(s.tenancy_schema, LOCK_TABLE)
+    wait_ms = max(1, round(s.bootstrap_wait_s * 1000))
+    return {"tenancy": sql.Identifier(s.tenancy_schema), "tenancy_schema_name": sql.Literal(s.tenancy_schema),
+            "lock_table": table, "lock_table_text": sql.Literal(f"{s.tenancy_schema}.{LOCK_TABLE}"),
+            "lock_wait": sql.Literal(f"{wait_ms}ms"), "app_roles": sql.Literal(roles.application_roles(s))}
+
+
+def _lock_table(lock: psycopg.Connection, values: dict[str, sql.Composable]) -> None:
+    """Make the lock table when missing, committed; two first runs racing to make it: the loser retries."""
+    for attempt in (1, 2):
+        try:
+            lock.execute(sqlfiles.named("bootstrap/lock_table", values))
+            lock.commit()
+            return
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable, psycopg.errors.DuplicateSchema):
+            lock.rollback()
+            if attempt == 2:
+                raise
+
+
+def _take(lock: psycopg.Connection, s: Settings, values: dict[str, sql.Composable]) -> None:
+    lock.execute(sqlfiles.named("bootstrap/lock_session", values))
     try:
-        admin.execute(sqlfiles.named("bootstrap/lock_wait"), (LOCK_KEY,))
+        lock.execute(sqlfiles.named("bootstrap/lock_try", values))
+        return
     except psycopg.errors.LockNotAvailable:
-        raise ToolkitError(f"another bootstrap held the lock for more than {LOCK_WAIT}; "
-                           "check pg_stat_activity for application_name tenantdb-bootstrap") from None
-    admin.execute(sqlfiles.named("bootstrap/lock_timeout_reset"))
+        lock.rollback()
+    table = f"{s.tenancy_schema}.{LOCK_TABLE}"
+    print(f"tenantdb: another bootstrap is running on {s.db_name} (it holds {table}); waiting up to "
+          f"{s.bootstrap_wait_s:g} s", file=sys.stderr)
+    lock.execute(sqlfiles.named("bootstrap/lock_session", values))
+    failure: psycopg.Error | None = None
+    with locks.Watch.beside(lock, "tenantdb: bootstrap", after_s=min(locks.REPORT_AFTER_S,
+                                                                   s.bootstrap_wait_s / 4)) as watch:
+        try:
+            lock.execute(sqlfiles.named("bootstrap/lock_wait", values))
+        except psycopg.Error as exc:
+            if not locks.is_lock_wait(exc):
+                raise
+            failure = exc
+    if failure is not None:
+        raise ToolkitError(f"another session held the bootstrap's lock {table} for more than {s.bootstrap_wait_s:g} s"
+                           f"{watch.explain() or ' (its holder ended before it could be named)'}; nothing was "
+                           "changed: rerun once it ends, or end it as the master (pg_terminate_backend(pid))")
 
 
 # Settings fields that name database objects: {field} is the quoted identifier, {field_name} the literal.
@@ -291,7 +358,7 @@ def _database_step(admin: psycopg.Connection, s: Settings, exists: bool) -> Step
         return Step("database", False, f"{s.db_name} exists")
     try:
         admin.execute(sqlfiles.named("bootstrap/create_database", {"db_name": sql.Identifier(s.db_name)}))
-    except psycopg.errors.DuplicateDatabase:
+    except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):  # made meanwhile by another run
         return Step("database", False, f"{s.db_name} exists")
     except psycopg.Error as exc:
         raise ToolkitError(f"step database: cannot create {s.db_name}: {db.first_line(exc)}") from None

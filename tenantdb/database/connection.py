@@ -14,6 +14,10 @@ bootstrap and the verifier share.
   creates and names after a privileged role (the default ``"$user"`` entry)
   can then never shadow a built-in function, aggregate or operator in a
   toolkit session, and the toolkit's own objects are always schema-qualified.
+- ``lock_timeout`` and ``statement_timeout`` come in the same startup packet
+  (:func:`session_options`, settings ``toolkit_lock_timeout_s`` and
+  ``toolkit_statement_timeout_s``): no toolkit statement waits or runs without
+  limit, whatever lock app_user holds; :mod:`tenantdb.database.locks` names the holder.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import psycopg
 
@@ -39,6 +44,18 @@ PINNED_SEARCH_PATH = "pg_catalog, pg_temp"
 functions and operators are not looked up in pg_temp at all)."""
 PINNED_OPTIONS = "-c search_path=" + PINNED_SEARCH_PATH.replace(" ", "")
 """libpq ``options`` that pin :data:`PINNED_SEARCH_PATH` from the session's start, before any statement."""
+
+
+def session_options(lock_timeout_s: float, statement_timeout_s: float) -> str:
+    """libpq ``options`` of a toolkit session: :data:`PINNED_OPTIONS`, ``lock_timeout`` and
+    ``statement_timeout`` (milliseconds), all in force before its first statement."""
+    return (f"{PINNED_OPTIONS} -c lock_timeout={_ms(lock_timeout_s)} "
+            f"-c statement_timeout={_ms(statement_timeout_s)}")
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
 
 # SQLSTATEs of server-side failures worth another attempt.
 TRANSIENT_SQLSTATES = frozenset({
@@ -86,7 +103,9 @@ class Target:
     def with_address(self, host: str, port: int) -> Target:
         return replace(self, host=host, port=port)
 
-    def conninfo_kwargs(self, settings: Settings, application_name: str) -> dict[str, Any]:
+    def conninfo_kwargs(self, settings: Settings, application_name: str,
+                        lock_timeout_s: float | None = None) -> dict[str, Any]:
+        """libpq keywords; ``lock_timeout_s`` replaces settings' ``toolkit_lock_timeout_s`` (verify's is shorter)."""
         sslmode, root = self.sslmode, self.sslrootcert
         if settings.ca_bundle and sslmode == "require":
             sslmode, root = "verify-full", settings.ca_bundle
@@ -96,7 +115,9 @@ class Target:
         kw: dict[str, Any] = {"host": self.host, "port": self.port, "user": self.user, "dbname": self.dbname,
                               "sslmode": sslmode, "connect_timeout": settings.connect_timeout_s,
                               "application_name": application_name,
-                              "options": PINNED_OPTIONS}
+                              "options": session_options(
+                                  settings.toolkit_lock_timeout_s if lock_timeout_s is None else lock_timeout_s,
+                                  settings.toolkit_statement_timeout_s)}
         if self.password is not None:
             kw["password"] = self.password
         if root:
@@ -137,21 +158,24 @@ def is_transient(exc: BaseException) -> bool:
     return any(t in text for t in _TRANSIENT_TEXT)
 
 
-def connect(target: Target, settings: Settings, *, autocommit: bool = False,
-            application_name: str = "tenantdb", budget_s: float | None = None) -> psycopg.Connection:
-    """A TLS connection to ``target``; transient failures retried within the budget.
+def connect(target: Target, settings: Settings, *, autocommit: bool = False, application_name: str = "tenantdb",
+            budget_s: float | None = None, lock_timeout_s: float | None = None) -> psycopg.Connection:
+    """A TLS connection to ``target``; transient failures retried within the budget. Its session runs
+    under the toolkit's lock and statement timeouts (``lock_timeout_s`` overrides the lock's).
 
     Raises :class:`AuthError` at once on rejected credentials and
     :class:`ConnectError` when the budget is spent or the failure is final.
     """
-    kwargs = target.conninfo_kwargs(settings, application_name)
+    kwargs = target.conninfo_kwargs(settings, application_name, lock_timeout_s)
     budget = settings.retry_budget_s if budget_s is None else budget_s
     deadline = time.monotonic() + budget
     delay, attempts = 0.25, 0
     while True:
         attempts += 1
         try:
-            return psycopg.connect(autocommit=autocommit, **kwargs)
+            conn = psycopg.connect(autocommit=autocommit, **kwargs)
+            _ORIGIN[conn] = (target, settings, lock_timeout_s)
+            return conn
         except psycopg.Error as exc:
             reason = first_line(exc)
             if is_auth_failure(exc):
@@ -163,6 +187,21 @@ def connect(target: Target, settings: Settings, *, autocommit: bool = False,
                 raise ConnectError(f"cannot connect to {target.describe()}{spent}: {reason}") from None
             time.sleep(min(delay, max(left, 0.05)))
             delay = min(delay * 2, 5.0)
+
+
+_ORIGIN: WeakKeyDictionary[psycopg.Connection, tuple[Target, Settings, float | None]] = WeakKeyDictionary()
+
+
+def reconnect(conn: psycopg.Connection, application_name: str) -> psycopg.Connection | None:
+    """A second session like ``conn`` (same target, settings and timeouts), to look at ``conn`` from
+    outside while it waits (:mod:`tenantdb.database.locks`); None for a connection :func:`connect` did
+    not make. One attempt, no retry: the caller only informs."""
+    origin = _ORIGIN.get(conn)
+    if origin is None:
+        return None
+    target, settings, lock_timeout_s = origin
+    return connect(target, settings, autocommit=True, application_name=application_name, budget_s=0,
+                   lock_timeout_s=lock_timeout_s)
 
 
 def tls_info(conn: psycopg.Connection) -> tuple[bool, str]:

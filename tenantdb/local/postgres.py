@@ -25,7 +25,8 @@ What it emulates, and how honestly:
   (pgvector: not in the Debian archive it reaches) is named with
   :func:`why_not_offered` by the bootstrap and verify (SKIP, never PASS).
 - **Parameters** (:meth:`Cluster.apply_parameters`): the parameter group's
-  values in RDS units, written to an included configuration file; RDS-only
+  values in RDS units (``temp_file_limit`` among them, in kB, reloaded like
+  RDS's dynamic parameters), written to an included configuration file; RDS-only
   names (``rds.*``) are not PostgreSQL settings: ``rds.force_ssl`` maps to
   pg_hba.conf, the others are reported as skipped. RDS formulas such as
   ``{DBInstanceClassMemory/32768}`` are evaluated with a memory figure the
@@ -51,14 +52,19 @@ from pathlib import Path
 
 import psycopg
 
-from tenantdb.database.connection import PINNED_OPTIONS
+from tenantdb.database.connection import session_options
 from tenantdb.database.extensions import why_not_offered
+from tenantdb.settings import Settings
 
 SUPERUSER = "postgres"
 """The cluster's bootstrap superuser (initdb -U): the stand-in for RDS's rdsadmin."""
 
 _PARAMS_FILE = "tenantdb_parameters.conf"
 _RDS_FORMULA = re.compile(r"^\{DBInstanceClassMemory(?:\*(\d+))?(?:/(\d+))?\}$")
+
+
+_SUPERUSER_OPTIONS = session_options(Settings.model_fields["toolkit_lock_timeout_s"].default,
+                                     Settings.model_fields["toolkit_statement_timeout_s"].default)
 
 
 class ClusterError(RuntimeError):
@@ -315,11 +321,12 @@ class Cluster:
 
     # ----- connections ------------------------------------------------------
     def superuser_conninfo(self, dbname: str = "postgres") -> str:
-        """libpq conninfo for the superuser over the Unix socket (trust), its search_path pinned as
-        every toolkit session with power is: nothing app_user creates is ever resolved in it."""
+        """libpq conninfo for the superuser over the Unix socket (trust), its search_path pinned and
+        its lock and statement timeouts set as every toolkit session's are (the settings' defaults:
+        the cluster has none of its own): nothing app_user creates is ever resolved in it, and no
+        lock app_user holds makes it wait without limit."""
         return psycopg.conninfo.make_conninfo(host=str(self.socket_dir), port=self.port,
-                                              user=SUPERUSER, dbname=dbname,
-                                              options=PINNED_OPTIONS)
+                                              user=SUPERUSER, dbname=dbname, options=_SUPERUSER_OPTIONS)
 
     def superuser_connect(self, dbname: str = "postgres") -> psycopg.Connection:
         """An autocommit superuser connection (the caller closes it)."""

@@ -8,6 +8,13 @@ messages; :func:`judge` then holds the results against the expected keys, so
 a result that is missing (the batch stopped before it), repeated or unexpected
 is a problem, never a pass. Values that are credentials (signed tokens) go in
 as bound parameters, never into statement text.
+
+A probe that meets a lock (app_user may hold any tenant table with ``LOCK
+TABLE``) gives up after the verifier's short ``lock_timeout``
+(settings ``verify_lock_timeout_s``); :func:`run` watches it
+(:class:`tenantdb.database.locks.Watch`) and :func:`met_lock` turns problems
+that are all such waits into the detail of an ERROR naming the table and the
+holder: the check could not judge, which is neither a pass nor a finding.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import psycopg
 from psycopg import sql
 
 from tenantdb.database import connection as db
+from tenantdb.database import locks
 from tenantdb.database import sqlfiles
 
 Statement = tuple[sql.Composable, Sequence[Any] | None]
@@ -61,12 +69,15 @@ def in_forged(kind: str, value: str | None) -> str:
 
 @dataclass
 class Results:
-    """What came back: key -> (ok, what happened); repeats, and the error that stopped the batch."""
+    """What came back: key -> (ok, what happened); repeats, the error that stopped the batch (and
+    whether it was a lock or statement timeout), and who held what the probe waited for."""
 
     nonce: str = field(default_factory=lambda: secrets.token_hex(8))
     got: dict[str, tuple[bool, str]] = field(default_factory=dict)
     repeated: list[str] = field(default_factory=list)
     stopped: str | None = None
+    timed_out: bool = False
+    holders: str = ""
 
     def collect(self, diag: psycopg.errors.Diagnostic) -> None:
         parts = (diag.message_primary or "").split("|", 3)
@@ -84,16 +95,49 @@ def attempts(conn: psycopg.Connection, res: Results, steps: Sequence[Step]) -> S
     return q("probe/attempts", nonce=sql.Literal(res.nonce), steps=sql.Literal(rows)), None
 
 
+WATCH_AFTER_S = 0.25
+"""A probe normally ends well within this; one still running may be waiting for a lock: look who holds it."""
+
+
 def run(conn: psycopg.Connection, res: Results, statements: Sequence[Statement],
-        after_failure: Sequence[Statement] = ()) -> Results:
+        after_failure: Sequence[Statement] = (), what: str = "verify: a live probe") -> Results:
     """``statements`` as one pipeline (one round trip), in autocommit so that their own BEGIN/ROLLBACK
     frame the transactions (:func:`tenantdb.database.connection.pipeline`), ``res`` collecting the
     reports. When one fails the rest are skipped (the error is ``res.stopped``); then the open
-    transaction is rolled back and ``after_failure`` runs, in a second round trip."""
-    _, error = db.pipeline(conn, statements, after_failure=after_failure, notices=res.collect)
+    transaction is rolled back and ``after_failure`` runs, in a second round trip. While it runs, a
+    watch names whoever holds a lock it waits for (``res.holders``; ``what`` labels it on stderr)."""
+    with locks.Watch.beside(conn, what, after_s=WATCH_AFTER_S, every_s=WATCH_AFTER_S) as watch:
+        _, error = db.pipeline(conn, statements, after_failure=after_failure, notices=res.collect)
     if error is not None:
         res.stopped = res.stopped or db.first_line(error)
+        res.timed_out = res.timed_out or locks.is_lock_wait(error)
+    res.holders = locks.describe(watch.rows) or res.holders
     return res
+
+
+_MORE = re.compile(r" \(and \d+ more\)$")
+
+
+def met_lock(res: Results, problems: Sequence[str], texts: Texts | None = None) -> str | None:
+    """ERROR's detail when every problem is a wait for a lock the probe gave up (an attempt that raised
+    a lock or statement timeout, or what the batch never ran after stopping on one): the check could
+    not judge. None when a problem is anything else (that is a FAIL) or there is none."""
+    if not problems:
+        return None
+    missing = (texts or Texts()).missing.split("{what}", 1)[1]  # the words of a result that never came
+    waits: list[str] = []
+    for line in problems:
+        parts = [_MORE.sub("", part) for part in line.split("; ")]
+        if all(locks.names_timeout(part) for part in parts):
+            waits += [p for p in parts if p not in waits]
+        elif not (res.timed_out and (line.endswith(missing) or line.startswith("the probe stopped early: "))):
+            return None
+    if not waits and not res.timed_out:
+        return None
+    shown = waits[:3] or [res.stopped or "a lock or statement timeout"]
+    more = f" (and {len(waits) - 3} more)" if len(waits) > 3 else ""
+    holder = f"; {res.holders}" if res.holders else ""
+    return f"gave up waiting for a lock, so it could not judge: {'; '.join(shown)}{more}{holder}"
 
 
 # ----- judging ---------------------------------------------------------------------

@@ -11,6 +11,10 @@ read-only batch (the catalog) that carries its TLS facts and those of AC1, AC6,
 AC7, AC8, EXTENSIONS, pg_stat_statements, plain ISO-SIGNED and (signed mode) the
 context keys; a connection opened for a batch of its own reads its TLS facts in
 that batch (:meth:`Context.open`, :meth:`Context.record_tls`).
+
+Every verify session waits for a lock at most ``verify_lock_timeout_s``, far
+less than the toolkit's: the probes read every tenant table as app_user, which
+may hold any of them; a check that meets a lock is ERROR, and the others run.
 """
 
 from __future__ import annotations
@@ -132,7 +136,8 @@ class Context:
         server itself sees TLS on each session (a TLS-terminating proxy in between would satisfy
         the client side alone), and reading them in a batch already made costs no round trip.
         """
-        conn = db.connect(target, self.settings, application_name=APP_NAME)
+        conn = db.connect(target, self.settings, application_name=APP_NAME,
+                          lock_timeout_s=self.settings.verify_lock_timeout_s)
         self._open.append(conn)
         entry = Connection(label, target.describe(), False, "TLS not shown (its first query did not run)")
         self.connections.append(entry)

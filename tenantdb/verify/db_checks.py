@@ -153,8 +153,11 @@ def tls(ctx: Context) -> Check:
 def _plaintext_refused(ctx: Context) -> str | None:
     """None when a connection without TLS is refused, else what happened."""
     t = ctx.master.target
+    s = ctx.settings
+    # Not through connect(), which refuses sslmode=disable; the same session options, should it be accepted.
     kwargs = {"host": t.host, "port": t.port, "user": t.user, "dbname": t.dbname, "sslmode": "disable",
-              "connect_timeout": ctx.settings.connect_timeout_s, "application_name": "tenantdb-verify-plaintext"}
+              "connect_timeout": s.connect_timeout_s, "application_name": "tenantdb-verify-plaintext",
+              "options": db.session_options(s.verify_lock_timeout_s, s.toolkit_statement_timeout_s)}
     if t.password is not None:
         kwargs["password"] = t.password
     try:
