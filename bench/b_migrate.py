@@ -66,7 +66,8 @@ def _settings(server: BenchServer):
 
 def setup(server: BenchServer, count: int) -> list[str]:
     """A bootstrapped database with ``count`` tenants at b1, made in bulk; their slugs."""
-    from tenantdb.database import bootstrap, roles, tenants
+    from tenantdb.database import bootstrap, roles
+    from tenantdb.database.slugs import schema_name
 
     s = _settings(server)
     server.cluster.create_database(DB, s.master_username)
@@ -76,7 +77,7 @@ def setup(server: BenchServer, count: int) -> list[str]:
         for i in range(0, count, BULK):
             parts: list[sql.Composable] = []
             for slug in slugs[i:i + BULK]:
-                schema = tenants.schema_name(s, slug)
+                schema = schema_name(s, slug)
                 parts += roles.tenant_schema_sql(s, schema)
                 parts.append(sql.SQL("INSERT INTO {} (slug, schema_name) VALUES ({}, {})").format(
                     sql.Identifier(s.tenancy_schema, "tenants"), sql.Literal(slug), sql.Literal(schema)))

@@ -50,14 +50,14 @@ def _tables_sql(s, schema: str, conn: psycopg.Connection) -> sql.Composable:
 
 def real_create(server: BenchServer, slug: str) -> float:
     """One tenant the real way; seconds."""
-    from tenantdb.database import tenants
+    from tenantdb.database import slugs, tenants
 
     s = server.settings
     t0 = time.perf_counter()
     tenants.create(s, slug, master_dsn=server.master_dsn())
     with server.connect_master(s.db_name, application_name="bench-migration") as conn:
         conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(s.migrator_role)))
-        conn.execute(_tables_sql(s, tenants.schema_name(s, slug), conn))
+        conn.execute(_tables_sql(s, slugs.schema_name(s, slug), conn))
         conn.commit()
     return time.perf_counter() - t0
 
@@ -65,12 +65,12 @@ def real_create(server: BenchServer, slug: str) -> float:
 def bulk_create(conn: psycopg.Connection, server: BenchServer, slugs: list[str]) -> float:
     """Tenants in one round trip on an open master connection; seconds."""
     from tenantdb.database import roles
-    from tenantdb.database import tenants
+    from tenantdb.database.slugs import schema_name
 
     s = server.settings
     parts: list[sql.Composable] = []
     for slug in slugs:
-        schema = tenants.schema_name(s, slug)
+        schema = schema_name(s, slug)
         parts += roles.tenant_schema_sql(s, schema)
         parts.append(sql.SQL("INSERT INTO {} (slug, schema_name) VALUES ({}, {})").format(
             sql.Identifier(s.tenancy_schema, "tenants"), sql.Literal(slug), sql.Literal(schema)))

@@ -2,8 +2,10 @@
 --
 -- One row per tenant: its id (the value of app.current_tenant and of every
 -- tenant_id column), its slug and its schema tenant_<slug>. Written by
--- `tenantdb tenant create` / `drop` as the master; platform_admin may read it
--- (granted by the tenancy-roles step). app_user gets nothing here: a tenant's
+-- `tenantdb tenant create` / `drop` as the master; platform_admin may read it,
+-- the migrator read it and record revisions (granted by the tenancy-roles
+-- step). app_user gets nothing here (so it can neither read nor lock a row,
+-- which is also migrate's per-tenant lock): a tenant's
 -- application knows its own tenant id, and the list of all tenants is
 -- itself cross-tenant information.
 --
@@ -27,7 +29,18 @@ ALTER TABLE {tenancy}.tenants ADD CONSTRAINT tenants_slug_valid CHECK (
   AND schema_name = {tenant_schema_prefix} || slug
   AND pg_catalog.octet_length(schema_name) <= 63);
 
+-- revisions: the tenant's Alembic revision(s) as `tenantdb migrate` recorded
+-- them, in the transaction that ran them. The tenant's own version table
+-- lives in its schema, where a stray grant or a hand edit can rewrite it;
+-- this column only the toolkit writes (the migrator may UPDATE this column
+-- alone, granted by the tenancy-roles step; app_user has nothing on the
+-- registry). migrate decides who is behind from it and refuses a tenant whose
+-- version table disagrees. NULL: not recorded yet (a registry older than the
+-- column): the next migrate run takes the version table's, under the
+-- tenant's lock, and records it. '{}': nothing migrated yet (tenant create).
+ALTER TABLE {tenancy}.tenants ADD COLUMN IF NOT EXISTS revisions text[];
+
 COMMENT ON TABLE {tenancy}.tenants IS
-  'Registry of tenants: id (the app.current_tenant value), slug, schema tenant_<slug>. Written by tenantdb tenant create/drop.';
+  'Registry of tenants: id (the app.current_tenant value), slug, schema tenant_<slug>, the revisions tenantdb migrate recorded. Written by tenantdb tenant create/drop and migrate.';
 
 REVOKE ALL ON {tenancy}.tenants FROM PUBLIC;

@@ -1,5 +1,6 @@
 -- 060_enable_isolation.sql: tenancy.enable_isolation(tbl), the one way a
--- table with a tenant_id column becomes tenant-isolated.
+-- table becomes tenant-isolated: a table with a tenant_id column anywhere, and
+-- a table without one in a tenant schema (settings untenanted_tables).
 --
 -- The application's migrations (running as app_migrator, the tables' owner)
 -- call it right after CREATE TABLE:
@@ -34,6 +35,16 @@
 --      master cannot grant on PostgreSQL 15).
 -- and on the table itself creates an index on tenant_id when no index leads
 -- with it (on a partitioned table the index cascades to every partition).
+--
+-- A table WITHOUT tenant_id in a tenant schema (what settings
+-- untenanted_tables allows: reference data, a per-tenant settings table) is
+-- bound to the schema's tenant as a whole, rows carry no tenant:
+--   USING      ((SELECT tenancy.bound_tenant(tenancy.current_tenant_id(),
+--                 'tenant_acme', '\x<binding>'::bytea)) IS NOT NULL)
+--   WITH CHECK (the same)
+-- so only acme's context (or platform_admin) reads or writes it; another
+-- tenant's context, or none, sees and writes nothing. No tenant_id index.
+-- Outside tenant schemas a table without tenant_id is refused.
 -- It is idempotent: calling it again re-creates the two policies identically
 -- and covers partitions attached since.
 --
@@ -103,6 +114,7 @@ DECLARE
   prefix        constant text := {tenant_schema_prefix};
   tenant_expr   text;
   binding       bytea;
+  untenanted    boolean;
   root record;
   col  record;
   rel  record;
@@ -116,11 +128,12 @@ BEGIN
 
   SELECT a.attnum, a.atttypid INTO col
     FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = 'tenant_id' AND NOT a.attisdropped;
-  IF NOT FOUND THEN
+  untenanted := NOT FOUND;
+  IF untenanted AND NOT starts_with(root.nspname, prefix) THEN
     RAISE EXCEPTION 'enable_isolation: % has no tenant_id column', tbl
       USING ERRCODE = 'undefined_column', HINT = 'add "tenant_id uuid NOT NULL", then call enable_isolation again';
   END IF;
-  IF col.atttypid <> 'uuid'::regtype THEN
+  IF NOT untenanted AND col.atttypid <> 'uuid'::regtype THEN
     RAISE EXCEPTION 'enable_isolation: %.tenant_id is %, not uuid', tbl, col.atttypid::regtype
       USING ERRCODE = 'datatype_mismatch', HINT = 'tenant ids are uuids (tenancy.current_tenant_id() returns uuid)';
   END IF;
@@ -134,6 +147,12 @@ BEGIN
       JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p')
   LOOP
+    -- A partition of an untenanted table attached from outside the tenant schemas has no tenant to bind to.
+    IF untenanted AND NOT starts_with(rel.nspname, prefix) THEN
+      RAISE EXCEPTION 'enable_isolation: %.% has no tenant_id column and is not in a tenant schema',
+            rel.nspname, rel.relname
+        USING ERRCODE = 'undefined_column', HINT = 'add "tenant_id uuid NOT NULL", then call enable_isolation again';
+    END IF;
     -- An owner can switch row security off: app_user must never own an isolated table.
     IF pg_has_role(app_role, rel.relowner, 'MEMBER') THEN
       RAISE EXCEPTION 'enable_isolation: %.% is owned by %, which % can act as; an owner can switch row security off',
@@ -156,8 +175,14 @@ BEGIN
           USING ERRCODE = 'no_data_found',
                 HINT = 'create tenant schemas with tenantdb tenant create SLUG, which registers the tenant first';
       END IF;
-      tenant_expr := format('(tenant_id = (SELECT %I.bound_tenant(%I.current_tenant_id(), %L, %L::bytea)))',
-                            tenancy, tenancy, rel.nspname, binding);
+      IF untenanted THEN
+        -- The whole table is the schema's tenant's: only its context passes.
+        tenant_expr := format('((SELECT %I.bound_tenant(%I.current_tenant_id(), %L, %L::bytea)) IS NOT NULL)',
+                              tenancy, tenancy, rel.nspname, binding);
+      ELSE
+        tenant_expr := format('(tenant_id = (SELECT %I.bound_tenant(%I.current_tenant_id(), %L, %L::bytea)))',
+                              tenancy, tenancy, rel.nspname, binding);
+      END IF;
     ELSE
       tenant_expr := format('(tenant_id = (SELECT %I.current_tenant_id()))', tenancy);
     END IF;
@@ -170,14 +195,14 @@ BEGIN
   END LOOP;
 
   -- Policies filter on tenant_id: without an index leading with it every statement scans.
-  IF NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = tbl AND i.indkey[0] = col.attnum) THEN
+  IF NOT untenanted AND NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = tbl AND i.indkey[0] = col.attnum) THEN
     EXECUTE format('CREATE INDEX ON %I.%I (tenant_id)', root.nspname, root.relname);
   END IF;
 END
 $tenantdb$;
 
 COMMENT ON FUNCTION {tenancy}.enable_isolation(pg_catalog.regclass) IS
-  'Enable and force row security on a tenant_id table (and every partition), with the tenant policy, the platform-admin policy and a tenant_id index. Idempotent.';
+  'Enable and force row security on a tenant_id table, or an untenanted table in a tenant schema (and every partition), with the tenant policy, the platform-admin policy and a tenant_id index (tenant_id tables). Idempotent.';
 
 -- Only the migrator may call it (granted by the tenancy-roles step).
 REVOKE ALL ON FUNCTION {tenancy}.enable_isolation(pg_catalog.regclass) FROM PUBLIC;

@@ -137,13 +137,25 @@ def test_enable_isolation_covers_every_partition(two_tenants, pg_super):
 
 
 @pytest.mark.parametrize("ddl, message", [
-    ("CREATE TABLE tenant_alpha.x (id int)", "has no tenant_id column"),
     ("CREATE TABLE tenant_alpha.x (tenant_id text)", "tenant_id is text, not uuid"),
     ("CREATE VIEW tenant_alpha.x AS SELECT 1 AS tenant_id", "is not a table"),
 ])
 def test_enable_isolation_refuses_what_it_cannot_isolate(two_tenants, pg_super, ddl, message):
     with pytest.raises(psycopg.Error, match=message):
         as_migrator(pg_super, two_tenants, f"{ddl}; SELECT tenancy.enable_isolation('tenant_alpha.x')")
+
+
+def test_enable_isolation_refuses_a_table_without_tenant_id_outside_tenant_schemas(two_tenants, pg_super):
+    """In a tenant schema such a table is bound to the schema's tenant; elsewhere nothing can bind it."""
+    s = two_tenants
+    pg_super.execute("DROP SCHEMA IF EXISTS shared CASCADE; CREATE SCHEMA shared; "
+                     "CREATE TABLE shared.x (id int); ALTER TABLE shared.x OWNER TO app_migrator; "
+                     "GRANT USAGE ON SCHEMA shared TO app_migrator", dbname=s.db_name)
+    try:
+        with pytest.raises(psycopg.Error, match="has no tenant_id column"):
+            as_migrator(pg_super, two_tenants, "SELECT tenancy.enable_isolation('shared.x')")
+    finally:
+        pg_super.execute("DROP SCHEMA shared CASCADE", dbname=s.db_name)
 
 
 def test_enable_isolation_refuses_a_table_app_user_owns(two_tenants, pg_super):

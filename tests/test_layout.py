@@ -6,6 +6,8 @@
   report, checks) imports nothing of the project; aws.py stands on it; then the database wing;
   then infra/ and verify/ (peers that never import each other); then local/; then commands/;
   cli.py on top. stacks/ and main.py may use the ground floor and the role model only.
+- No import circle anywhere in tenantdb/, inside a wing too (a function-level import counts: it
+  ties the two modules all the same).
 - No module under tenantdb/ is over 450 lines but the settings model.
 - The project stands alone: no tracker numbers and no paths outside the repository.
 """
@@ -70,6 +72,27 @@ def project_modules() -> dict[str, Path]:
     return {module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
+def statement_imports(path: Path, known: dict[str, Path]) -> set[str]:
+    """The project's modules ``path`` imports, statement by statement: ``from pkg import a, f`` names
+    module ``pkg.a`` and, for ``f`` (not a module), the package ``pkg`` itself (its __init__ runs)."""
+    here = module_name(path)
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name in known)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here.split(".")[: len(here.split(".")) - node.level + (path.name == "__init__.py")]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            subs = {f"{mod}.{a.name}" for a in node.names} & known.keys()
+            found |= subs
+            if mod in known and len(subs) < len(node.names):
+                found.add(mod)
+    return found
+
+
 def own_imports(path: Path, known: dict[str, Path]) -> set[str]:
     """The project's modules ``path`` imports; a package counts only when nothing below it is named
     (``from tenantdb.database import roles`` imports roles, not the database wing's __init__)."""
@@ -105,6 +128,55 @@ def test_wings_import_only_downward() -> None:
             if FLOORS[dw] >= FLOORS[w]:
                 offending.append(f"{mod} ({w}) imports {dep} ({dw})")
     assert not offending, "\n".join(offending)
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_circles_are_found() -> None:
+    """The detector itself: a circle of three, a self-standing pair, and a tail."""
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"e"}, "e": set(), "f": {"a"}}
+    assert circles(graph) == [["a", "b", "c"]]
+
+
+def test_no_import_circle_anywhere() -> None:
+    known = project_modules()
+    graph = {mod: {d for d in statement_imports(path, known) if d != "tenantdb" and d != mod}
+             for mod, path in known.items()}
+    found = circles(graph)
+    assert not found, "import circles: " + "; ".join(" <-> ".join(c) for c in found)
 
 
 def test_stacks_use_only_the_ground_floor_and_the_role_model() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from tenantdb.database import tenants
+from tenantdb.database import slugs, tenants
 from tenantdb.aws import Aws
 from tenantdb.database.master import parse_endpoint
 from tenantdb.local import state
@@ -42,8 +42,8 @@ def tenant_script(s: Settings, me: dict, other: dict) -> str:
     tenancy.set_tenant with the id as a bound parameter (pgbench -M extended binds :variables, so the
     id is never in statement text), then a read, a write, and a look at another tenant's table that
     must see nothing (else 1/0 fails)."""
-    mine = sql.Identifier(tenants.schema_name(s, me["slug"]), tenants.SAMPLE_TABLE).as_string(None)
-    theirs = sql.Identifier(tenants.schema_name(s, other["slug"]), tenants.SAMPLE_TABLE).as_string(None)
+    mine = sql.Identifier(slugs.schema_name(s, me["slug"]), tenants.SAMPLE_TABLE).as_string(None)
+    theirs = sql.Identifier(slugs.schema_name(s, other["slug"]), tenants.SAMPLE_TABLE).as_string(None)
     tenant = f":{variable(me)}"
     return "\n".join([
         "BEGIN;",
@@ -131,7 +131,7 @@ def test_150_app_user_clients_with_tenant_context_and_verify_under_load(
         written = 0
         with cluster.superuser_connect(s.db_name) as conn:
             for t in samples:
-                table = sql.Identifier(tenants.schema_name(s, t["slug"]), tenants.SAMPLE_TABLE)
+                table = sql.Identifier(slugs.schema_name(s, t["slug"]), tenants.SAMPLE_TABLE)
                 rows = dict(conn.execute(sql.SQL("SELECT tenant_id::text = %s, count(*) FROM {} WHERE name = %s "
                                                  "GROUP BY 1").format(table), (t["tenant_id"], LOAD_ROW)).fetchall())
                 assert set(rows) <= {True}, (t["slug"], rows)
@@ -140,7 +140,7 @@ def test_150_app_user_clients_with_tenant_context_and_verify_under_load(
     finally:
         with cluster.superuser_connect(s.db_name) as conn:  # leave the shared environment as it was
             for t in samples:
-                table = sql.Identifier(tenants.schema_name(s, t["slug"]), tenants.SAMPLE_TABLE)
+                table = sql.Identifier(slugs.schema_name(s, t["slug"]), tenants.SAMPLE_TABLE)
                 conn.execute(sql.SQL("DELETE FROM {} WHERE name = %s").format(table), (LOAD_ROW,))
 
     figures = {

@@ -146,6 +146,37 @@ def test_migrate_brings_every_tenant_to_head_isolated_and_a_rerun_changes_nothin
     assert fingerprint(pg_super, s) == before
 
 
+def test_a_data_migration_runs_under_its_tenants_context_in_signed_mode(
+        pg_fresh, pg_master, pg_super, pg_overlay, tmp_path, capsys):
+    """Signed mode: the migrator's context is a token minted inside the server for the tenant, so a data
+    migration reads its own tenant's rows and writes pass the tenant's row security; a bare id (what
+    earlier releases set) names no tenant there, and the same revision would have seen nothing."""
+    overlay = overlay_with(pg_overlay, tmp_path, tenant_context="signed")
+    s = settings_mod.load(TEST_ENV, overlay)
+    bootstrap.run(s, master_dsn=pg_master.dsn())
+    make_tenants(s, pg_master.dsn(), "acme", "globex")
+    scripts = script_dir(tmp_path, """
+        op.create_table("notes", sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+                        sa.Column("tenant_id", sa.Uuid, nullable=False), sa.Column("body", sa.Text))
+        op.execute("SELECT tenancy.enable_isolation('notes')")
+        op.execute("INSERT INTO notes (tenant_id, body) VALUES (tenancy.current_tenant_id(), 'seeded')")
+        """, """
+        # a data migration: reads the tenant's own rows under its context and writes a derived one
+        op.execute("INSERT INTO notes (tenant_id, body) "
+                   "SELECT tenant_id, 'copy of ' || body FROM notes WHERE body = 'seeded'")
+        """)
+    code, report, err = as_json(capsys, overlay, pg_master.dsn(), "--migrations", str(scripts))
+    assert code == 0, (err, report)
+    assert statuses(report) == {"acme": "migrated", "globex": "migrated"}
+    ids = dict(pg_super.execute("SELECT slug, tenant_id FROM tenancy.tenants", dbname=s.db_name))
+    for slug in ("acme", "globex"):
+        rows = pg_super.execute(f"SELECT tenant_id, body FROM tenant_{slug}.notes ORDER BY id",  # noqa: S608 - the test's own slugs
+                                dbname=s.db_name)
+        assert rows == [(ids[slug], "seeded"), (ids[slug], "copy of seeded")]
+    # The token never left the server: no statement text or bound parameter the client sent held one.
+    assert "v1." not in err and "v1." not in json.dumps(report)
+
+
 def test_app_user_logged_in_itself_sees_only_its_tenant_in_migrated_tables(
         booted, pg_master, pg_super, pg_overlay, pg_cluster, capsys):
     s = booted
@@ -205,7 +236,7 @@ def test_a_table_without_tenant_id_is_refused_unless_the_settings_allow_it(
     s = booted
     make_tenants(s, pg_master.dsn(), "acme")
     d = script_dir(tmp_path, 'op.create_table("countries", sa.Column("code", sa.Text, primary_key=True))\n'
-                             'op.create_table("notes", sa.Column("id", sa.Integer, primary_key=True), '
+                             'op.create_table("notes", sa.Column("id", sa.Integer, sa.Identity(), primary_key=True), '
                              'sa.Column("tenant_id", sa.Uuid, nullable=False))')
     code, report, err = as_json(capsys, pg_overlay, pg_master.dsn(), "--migrations", str(d))
     assert code == 1 and "acme" in err
@@ -215,8 +246,9 @@ def test_a_table_without_tenant_id_is_refused_unless_the_settings_allow_it(
     allowed = overlay_with(pg_overlay, tmp_path, untenanted_tables=["countries"])
     code, report, err = as_json(capsys, allowed, pg_master.dsn(), "--migrations", str(d))
     assert code == 0, err
+    # The allowed table is isolated too, bound to the schema's tenant as a whole (no tenant_id).
     assert tables(pg_super, s, "tenant_acme") == [("alembic_version", s.migrator_role, False, False),
-                                                  ("countries", s.migrator_role, False, False),
+                                                  ("countries", s.migrator_role, True, True),
                                                   ("notes", s.migrator_role, True, True)]
 
 
@@ -225,7 +257,7 @@ def test_a_revision_that_opens_a_table_to_every_tenant_is_rolled_back(
     s = booted
     make_tenants(s, pg_master.dsn(), "acme")
     d = script_dir(tmp_path,
-                   'op.create_table("notes", sa.Column("id", sa.Integer, primary_key=True), '
+                   'op.create_table("notes", sa.Column("id", sa.Integer, sa.Identity(), primary_key=True), '
                    'sa.Column("tenant_id", sa.Uuid, nullable=False))',
                    'op.execute("ALTER TABLE notes ENABLE ROW LEVEL SECURITY")\n'
                    'op.execute("CREATE POLICY everyone ON notes FOR SELECT TO PUBLIC USING (true)")')
@@ -244,7 +276,7 @@ def test_only_tenants_behind_run_and_to_stops_at_a_revision(booted, pg_master, p
     s = booted
     make_tenants(s, pg_master.dsn(), "acme", "globex")
     d = script_dir(tmp_path,
-                   'op.create_table("notes", sa.Column("id", sa.Integer, primary_key=True), '
+                   'op.create_table("notes", sa.Column("id", sa.Integer, sa.Identity(), primary_key=True), '
                    'sa.Column("tenant_id", sa.Uuid, nullable=False))',
                    'op.add_column("notes", sa.Column("body", sa.Text))\n'
                    'op.create_index("ix_notes_body", "notes", ["body"])')
@@ -339,7 +371,7 @@ def test_without_the_migrations_extra_it_says_so_in_one_line(pg_overlay):
 def test_tenant_create_brings_the_new_tenant_to_head_and_list_shows_who_is_behind(
         booted, pg_master, pg_super, pg_overlay, capsys, tmp_path):
     s = booted
-    d = script_dir(tmp_path, 'op.create_table("notes", sa.Column("id", sa.Integer, primary_key=True), '
+    d = script_dir(tmp_path, 'op.create_table("notes", sa.Column("id", sa.Integer, sa.Identity(), primary_key=True), '
                              'sa.Column("tenant_id", sa.Uuid, nullable=False))')
     overlay = overlay_with(pg_overlay, tmp_path, tenant_migrations=str(d))
     code = cli.main(["--settings", str(overlay), "tenant", "create", "acme", "--env", TEST_ENV,

@@ -51,6 +51,10 @@ def object_grants_live(pg_super, s) -> set[tuple]:
         "SELECT pg_get_userbyid(x.grantee), p.proname, x.privilege_type FROM pg_proc p, aclexplode(p.proacl) x "
         "WHERE p.pronamespace = %(s)s::regnamespace AND pg_get_userbyid(x.grantee) = ANY(%(n)s) UNION "
         "SELECT pg_get_userbyid(x.grantee), c.relname, x.privilege_type FROM pg_class c, aclexplode(c.relacl) x "
+        "WHERE c.relnamespace = %(s)s::regnamespace AND pg_get_userbyid(x.grantee) = ANY(%(n)s) UNION "
+        # column grants (the migrator records each tenant's revisions: UPDATE (revisions) on the registry)
+        "SELECT pg_get_userbyid(x.grantee), c.relname, x.privilege_type FROM pg_class c "
+        "JOIN pg_attribute a ON a.attrelid = c.oid, aclexplode(a.attacl) x "
         "WHERE c.relnamespace = %(s)s::regnamespace AND pg_get_userbyid(x.grantee) = ANY(%(n)s)",
         {"s": s.tenancy_schema, "n": names}, dbname=s.db_name)
     return set(rows)

@@ -1,13 +1,19 @@
 -- begin.sql: the first statement of each tenant's transaction.
---   * lock_timeout for this transaction: a revision's DDL that waits behind the
---     application's locks gives up (and rolls back) instead of queueing every
---     query of that tenant behind it; so does waiting for the advisory lock.
---   * a transaction-scoped advisory lock per tenant schema: two migrate runs
---     never work on the same tenant at once; the second waits, then finds the
---     tenant at head (Alembic reads the version table after the lock).
+--   * lock_timeout for this transaction: waiting for the tenant's registry row
+--     (another migrate run on the same tenant, lock.sql), or a revision's DDL
+--     waiting behind the application's locks, gives up (and rolls back)
+--     instead of queueing every query of that tenant behind it.
 --   * the tenant context, so a data migration reads and writes its own
 --     tenant's rows under the isolation policies (FORCE binds the owner too).
--- Parameters: lock_timeout, lock_class int, schema, tenant_setting, tenant_id.
+--     {tenancy}.migration_context (sql/045) gives it: in plain mode the
+--     registered tenant's id, in signed mode a token minted inside the server
+--     with the current key (the token never travels to the client or into a
+--     statement's text). It refuses a tenant that is not registered.
+--   * statement_timeout for this transaction: settings migrate_statement_timeout_s,
+--     longer than the toolkit's own sessions' (a revision may rewrite a big table),
+--     but never without limit.
+-- Parameters: lock_timeout, statement_timeout, tenant_setting, tenant_id.
 SELECT pg_catalog.set_config('lock_timeout', %(lock_timeout)s, true),
-       pg_catalog.set_config(%(tenant_setting)s, %(tenant_id)s, true),
-       pg_catalog.pg_advisory_xact_lock(%(lock_class)s::int, pg_catalog.hashtext(%(schema)s))
+       pg_catalog.set_config('statement_timeout', %(statement_timeout)s, true),
+       pg_catalog.set_config(%(tenant_setting)s, {tenancy}.migration_context(%(tenant_id)s::pg_catalog.uuid), true)
+         IS NOT NULL AS context_set

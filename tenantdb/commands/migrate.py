@@ -16,6 +16,12 @@ def _jobs(value: str) -> int:
     return int(value)
 
 
+def _seconds(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 3600:
+        raise argparse.ArgumentTypeError(f"{value!r}: whole seconds from 1 to 3600")
+    return int(value)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     o.common(p)
     o.env_arg(p)
@@ -28,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="only this tenant (repeatable); default: every registered tenant")
     p.add_argument("--to", metavar="REV", help="target revision (default: head)")
     p.add_argument("--sql", action="store_true", help="print the SQL that would run, run nothing")
+    p.add_argument("--lock-timeout", type=_seconds, default=60, metavar="SECONDS",
+                   help="how long a tenant waits for a lock (its registry row, a table in use) before it "
+                        "fails alone, naming the holder (default 60)")
     o.fmt_arg(p, o.FORMATS_SIMPLE)
 
 
@@ -39,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
     s = o.load_settings(args, args.env)
     result = runner.run(s, runner.Options(migrations=args.migrations, jobs=args.jobs, slugs=args.slugs, to=args.to,
-                                          sql=args.sql, endpoint=args.endpoint, master_dsn=args.master_dsn))
+                                          sql=args.sql, endpoint=args.endpoint, master_dsn=args.master_dsn,
+                                          lock_timeout_s=args.lock_timeout))
     o.write(output.render(result, args.format))
     if result.failed:
         print(f"tenantdb: error: migrate failed for {len(result.failed)} tenant(s): {', '.join(result.failed)} "

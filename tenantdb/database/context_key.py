@@ -40,6 +40,7 @@ from psycopg import sql
 
 from tenantdb.database import sqlfiles
 from tenantdb.database.context_token import CLOCK_SKEW_S, Key, KeyRing, new_key
+from tenantdb.database.slugs import validate_slug
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
@@ -214,7 +215,6 @@ def token(s: Settings, slug: str, *, ttl_s: int | None = None, endpoint: str | N
     from tenantdb.database import connection as db
     from tenantdb.database.context_token import DEFAULT_TTL_S
     from tenantdb.database.master import resolve_master
-    from tenantdb.database.tenants import validate_slug
     from tenantdb.errors import UsageError
 
     if s.tenant_context != "signed":

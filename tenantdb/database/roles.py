@@ -34,12 +34,18 @@ POWERFUL_ROLES = ("pg_execute_server_program", "pg_read_server_files", "pg_write
 every statement's text): no application role may hold one (ISO-BUILTIN-ROLES; the bootstrap's
 no-hooks step revokes what the master may)."""
 
-APP_SEQUENCE = ("USAGE",)
-"""app_user on tenant sequences: nextval/currval, never SELECT (last_value is another tenant's)."""
+APP_SEQUENCE: tuple[str, ...] = ()
+"""app_user on tenant sequences: nothing. USAGE would let any tenant's session nextval() another
+tenant's identity to its end; identity columns need no privilege on their sequence for INSERT, so
+tenant tables use them (a serial column fails the tenant's migration)."""
 
 BOUND_TENANT = "bound_tenant(uuid, name, bytea)"
 """The tenant-schema policy's helper (sql/060_enable_isolation.sql): every role a tenant policy
 applies to must be able to run it, or its reads fail."""
+
+VERSION_TABLE = "alembic_version"
+"""Alembic's version table in every tenant schema: the toolkit's bookkeeping (no tenant_id, never
+isolated); app_user holds nothing on it, platform_admin SELECT at most (`tenantdb migrate`)."""
 
 TABLE_DML = ("SELECT", "INSERT", "UPDATE", "DELETE")
 """What app_user gets on tenant tables, and nothing else: no TRUNCATE (it ignores
@@ -56,6 +62,8 @@ class Grant:
     schema: str | None = None
     objects: tuple[str, ...] = ()
     """Table or function signatures in ``schema``; empty means the database/schema itself."""
+    columns: tuple[str, ...] = ()
+    """object_type "column": the privileges hold on these columns of each table in ``objects``."""
 
 
 @dataclass(frozen=True)
@@ -152,8 +160,10 @@ def model(s: Settings) -> RoleModel:
         grants=(Grant("database", ("CONNECT", "TEMPORARY")),
                 Grant("schema", ("USAGE",), ts),
                 Grant("table", ("SELECT",), ts, ("tenants",)),  # tenantdb migrate: which tenants, their ids
+                # migrate records each tenant's revisions, and locks its row (FOR UPDATE needs UPDATE)
+                Grant("column", ("UPDATE",), ts, ("tenants",), ("revisions",)),
                 Grant("function", ("EXECUTE",), ts,
-                      ("current_tenant_id()", BOUND_TENANT, "enable_isolation(regclass)"))),
+                      ("current_tenant_id()", BOUND_TENANT, "enable_isolation(regclass)", "migration_context(uuid)"))),
         # The master creates tenant schemas owned by the migrator and sets default
         # privileges FOR ROLE migrator: PostgreSQL requires membership for both.
         members=(MASTER,),
@@ -216,16 +226,16 @@ def object_grants(s: Settings) -> list[tuple[str, Grant]]:
 def tenant_schema(s: Settings, schema: str) -> tuple[tuple[tuple[str, Grant], ...], tuple[DefaultPrivilege, ...]]:
     """What one tenant schema grants, as (grantee, grant) pairs and default privileges:
     USAGE for app_user and platform_admin, and DML on every table the migrator
-    creates there. On its sequences app_user gets USAGE only (what nextval for a
-    serial column needs): SELECT would show another tenant's last_value;
-    platform_admin reads across tenants anyway and keeps SELECT."""
+    creates there. On its sequences app_user gets nothing (:data:`APP_SEQUENCE`);
+    platform_admin reads across tenants anyway and keeps USAGE, SELECT. `tenantdb
+    migrate` then takes every privilege on the version table from app_user."""
     grantees = (s.app_role, s.platform_admin_role)
     grants = tuple((g, Grant("schema", ("USAGE",), schema)) for g in grantees)
     sequence = {s.app_role: APP_SEQUENCE, s.platform_admin_role: ("USAGE", "SELECT")}
     defaults = tuple(
         DefaultPrivilege(g, s.migrator_role, schema, kind, privs)
         for g in grantees
-        for kind, privs in (("table", TABLE_DML), ("sequence", sequence[g])))
+        for kind, privs in (("table", TABLE_DML), ("sequence", sequence[g])) if privs)
     return grants, defaults
 
 
@@ -242,7 +252,10 @@ def _grant_sql(g: Grant, grantee: str, database: str) -> sql.Composable:
         return sql.SQL("GRANT {} ON DATABASE {} TO {}").format(privs, sql.Identifier(database), to)
     if g.object_type == "schema":
         return sql.SQL("GRANT {} ON SCHEMA {} TO {}").format(privs, sql.Identifier(g.schema), to)
-    if g.object_type == "table":
+    if g.object_type in ("table", "column"):
+        if g.columns:
+            cols = sql.SQL(", ").join(sql.Identifier(c) for c in g.columns)
+            privs = sql.SQL(", ").join(sql.SQL("{} ({})").format(sql.SQL(p), cols) for p in g.privileges)
         objs = sql.SQL(", ").join(sql.Identifier(g.schema, o) for o in g.objects)
         return sql.SQL("GRANT {} ON TABLE {} TO {}").format(privs, objs, to)
     if g.object_type == "function":
@@ -334,6 +347,11 @@ SELECT r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls, r.rolcreatedb, r.ro
        (SELECT pg_catalog.array_agg(v ORDER BY v) FROM (
           SELECT pg_catalog.concat_ws(':', c.relname, x.privilege_type) COLLATE pg_catalog."C" AS v
             FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) x
+           WHERE c.relnamespace = (SELECT oid FROM ns) AND x.grantee = r.oid
+          UNION ALL
+          SELECT pg_catalog.concat_ws(':', c.relname, a.attname, x.privilege_type) COLLATE pg_catalog."C"
+            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid,
+                 pg_catalog.aclexplode(a.attacl) x
            WHERE c.relnamespace = (SELECT oid FROM ns) AND x.grantee = r.oid) g) AS tables,
        (SELECT pg_catalog.array_agg(v ORDER BY v) FROM (
           SELECT pg_catalog.concat_ws(':', p.oid::pg_catalog.regprocedure, x.privilege_type) COLLATE pg_catalog."C" AS v
@@ -422,9 +440,4 @@ def tenant_schema_sql(s: Settings, schema: str) -> list[sql.Composable]:
     out: list[sql.Composable] = [sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(
         sql.Identifier(schema), sql.Identifier(s.migrator_role))]
     out += [_grant_sql(g, grantee, s.db_name) for grantee, g in grants]
-    for d in defaults:
-        kind = sql.SQL("TABLES" if d.object_type == "table" else "SEQUENCES")
-        out.append(sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT {} ON {} TO {}").format(
-            sql.Identifier(d.owner), sql.Identifier(d.schema),
-            sql.SQL(", ").join(sql.SQL(p) for p in d.privileges), kind, sql.Identifier(d.grantee)))
-    return out
+    return out + [default_privilege_sql(d) for d in defaults]

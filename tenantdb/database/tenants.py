@@ -5,68 +5,41 @@ application's migrations own its tables, never app_user), a row in
 ``tenancy.tenants`` (its uuid is the value of app.current_tenant and of every
 tenant_id), USAGE for app_user and platform_admin, and default privileges so
 every table the migrator creates there gives them SELECT, INSERT, UPDATE,
-DELETE and nothing else (:func:`tenantdb.database.roles.tenant_schema`).
+DELETE and nothing else, and its sequences give app_user nothing
+(:func:`tenantdb.database.roles.tenant_schema`).
 
-Slugs are validated before any connection is made (:func:`validate_slug`):
+Slugs are validated before any connection is made (:mod:`tenantdb.database.slugs`):
 bad input is exit 2 with nothing created. Each command runs in one
 transaction as the master, so a failure changes nothing.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from tenantdb.database import connection as db
-from tenantdb.database import roles, sqlfiles
+from tenantdb.database import locks, roles, sqlfiles
 from tenantdb.database.master import resolve_master
-from tenantdb import report
+from tenantdb.database.slugs import schema_name
 from tenantdb.errors import ToolkitError, UsageError
 from tenantdb.settings import Settings
-
-MAX_IDENTIFIER_BYTES = 63
-"""PostgreSQL's NAMEDATALEN - 1: longer names are silently truncated, so two long slugs could collide."""
 
 DROP_LOCK_TIMEOUT = "10s"
 """How long `tenant drop` waits for the tenant's tables to be free before giving up."""
 
-# ASCII only, on purpose: Unicode letters (a Cyrillic "а" that looks like "a") are refused.
-_SLUG = re.compile(r"[a-z][a-z0-9_]*", re.ASCII)
-
-
-# ----- slugs ----------------------------------------------------------------------
-
-def max_slug_bytes(s: Settings) -> int:
-    return MAX_IDENTIFIER_BYTES - len(s.tenant_schema_prefix.encode())
-
-
-def validate_slug(s: Settings, slug: str) -> str:
-    """``slug`` when it may name a tenant; else :class:`UsageError` (exit 2) naming the rule."""
-    shown = ascii(slug if len(slug) <= 70 else slug[:67] + "...")
-    if not _SLUG.fullmatch(slug):
-        raise UsageError(f"tenant slug {shown}: use lower-case ASCII letters, digits and _, "
-                         "starting with a letter (e.g. acme_corp)")
-    limit = max_slug_bytes(s)
-    if len(slug.encode()) > limit:
-        raise UsageError(f"tenant slug {shown}: {len(slug.encode())} bytes; at most {limit}, so that "
-                         f"{s.tenant_schema_prefix}<slug> fits PostgreSQL's {MAX_IDENTIFIER_BYTES}-byte names")
-    return slug
-
-
-def schema_name(s: Settings, slug: str) -> str:
-    return s.tenant_schema_prefix + validate_slug(s, slug)
-
 
 # ----- connection -------------------------------------------------------------
 
-def _connect(s: Settings, endpoint: str | None, master_dsn: str | None) -> psycopg.Connection:
-    mt = resolve_master(s, endpoint=endpoint, master_dsn=master_dsn)
-    return db.connect(mt.target.with_db(s.db_name), s, application_name="tenantdb-tenant")
+def _target(s: Settings, endpoint: str | None, master_dsn: str | None) -> db.Target:
+    return resolve_master(s, endpoint=endpoint, master_dsn=master_dsn).target.with_db(s.db_name)
+
+
+def _connect(s: Settings, endpoint: str | None, master_dsn: str | None,
+             target: db.Target | None = None) -> psycopg.Connection:
+    return db.connect(target or _target(s, endpoint, master_dsn), s, application_name="tenantdb-tenant")
 
 
 def _registry(s: Settings) -> sql.Composable:
@@ -128,27 +101,17 @@ def _exists_message(s: Settings, slug: str, schema: str, found: dict[str, Any]) 
 # ----- list ---------------------------------------------------------------------
 
 def list_tenants(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = None) -> list[dict[str, Any]]:
-    """Every registered tenant with its table count and how many of those are isolated (one query)."""
+    """Every registered tenant with its table count (the version table not counted), how many of
+    those are isolated, and ``revisions``, the registry's record of its migrations (None: not recorded
+    yet). One query; no tenant's own table is read."""
     with _connect(s, endpoint, master_dsn) as conn:
         _require_registry(conn, s)
-        from tenantdb.database.migrate import annotate  # revision and behind, one more query
-
-        return annotate(conn, s, db.fetch_all_dicts(conn, sqlfiles.named("tenants/list", {"registry": _registry(s)})))
-
-
-def render(rows: list[dict[str, Any]], fmt: str) -> str:
-    """``json``: a list of objects; ``table``: fixed-width columns for people."""
-    plain = [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows]
-    if fmt == "json":
-        return json.dumps(plain, indent=2)
-    if not plain:
-        return "no tenants"
-    cols = ("slug", "tenant_id", "schema", "tables", "isolated", "revision", "behind", "created_at")
-    cells = [{c: report.plain(r[c]) for c in cols} for r in plain]  # true/false, none: no Python reprs
-    widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in cols}
-    lines = ["  ".join(c.ljust(widths[c]) for c in cols)]
-    lines += ["  ".join(r[c].ljust(widths[c]) for c in cols) for r in cells]
-    return "\n".join(line.rstrip() for line in lines)
+        query = sqlfiles.named("tenants/list", {"registry": _registry(s)})
+        try:
+            return db.fetch_all_dicts(conn, query, {"version_table": roles.VERSION_TABLE})
+        except psycopg.errors.UndefinedColumn as exc:  # a registry from before the revisions record
+            raise ToolkitError(f"{s.tenancy_schema}.tenants: {db.first_line(exc)}; run `tenantdb bootstrap --env "
+                               f"{s.environment}` first") from None
 
 
 # ----- drop ---------------------------------------------------------------------
@@ -158,13 +121,14 @@ def drop(s: Settings, slug: str, *, confirm: str | None = None, endpoint: str | 
     """Drop the tenant's schema (and everything in it) and its registry row, once confirmed.
 
     Without ``confirm == slug`` it says what it would drop and refuses (exit 2).
-    Objects outside the schema that depend on it (views, foreign keys) stop it:
-    CASCADE would silently drop them.
+    Objects outside the schema that depend on it (views, foreign keys, ...: sql/tenants/pins.sql)
+    stop it, each named with its owner: CASCADE would silently drop them.
     """
     schema = schema_name(s, slug)
     if confirm is not None and confirm != slug:
         raise UsageError(f"--confirm {confirm!r} does not match the slug {slug!r}; nothing dropped")
-    with _connect(s, endpoint, master_dsn) as conn:
+    target = _target(s, endpoint, master_dsn)
+    with _connect(s, endpoint, master_dsn, target) as conn:
         with conn.transaction():
             _require_registry(conn, s)
             found = _lookup(conn, s, slug)
@@ -175,17 +139,18 @@ def drop(s: Settings, slug: str, *, confirm: str | None = None, endpoint: str | 
             if confirm is None:
                 raise UsageError(f"refusing to drop tenant {slug!r} without confirmation: it would drop {what}; "
                                  f"repeat the slug: --confirm {slug}")
-            outside = (contents.get("outside_views") or []) + (contents.get("outside_keys") or [])
-            if outside:
-                raise ToolkitError(f"objects outside {schema} depend on it ({', '.join(outside)}); "
-                                   "drop or change them first; nothing dropped")
+            pins = (db.fetch_one_dict(conn, sqlfiles.named("tenants/pins"), {"schema": schema}) or {}).get("pins")
+            if pins:
+                raise ToolkitError(f"objects outside {schema} depend on it: {', '.join(sorted(pins))}; drop or "
+                                   "change them first (their owner can); nothing dropped")
             conn.execute(sqlfiles.named("tenants/drop_lock_timeout", {"lock_timeout": sql.Literal(DROP_LOCK_TIMEOUT)}))
             try:
-                if found["schema_exists"]:
-                    conn.execute(sqlfiles.named("tenants/drop_schema", {"schema": sql.Identifier(schema)}))
-                conn.execute(sqlfiles.named("tenants/unregister", {"registry": _registry(s)}), (slug,))
+                with locks.Watch(target, s, conn, f"tenant drop {slug}") as watch:
+                    if found["schema_exists"]:
+                        conn.execute(sqlfiles.named("tenants/drop_schema", {"schema": sql.Identifier(schema)}))
+                    conn.execute(sqlfiles.named("tenants/unregister", {"registry": _registry(s)}), (slug,))
             except psycopg.errors.LockNotAvailable:
-                raise ToolkitError(f"{schema}'s tables stayed in use for {DROP_LOCK_TIMEOUT}; "
+                raise ToolkitError(f"{schema}'s tables stayed in use for {DROP_LOCK_TIMEOUT}{watch.explain()}; "
                                    "retry when the application is idle; nothing dropped") from None
     print(f"dropped {what}")
     return 0

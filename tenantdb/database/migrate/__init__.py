@@ -2,7 +2,8 @@
 
 - :mod:`.login`: which login (the migrator's secret, or the master with SET ROLE).
 - :mod:`.catalog`: the SQL around the revisions (sql/migrate/): who is behind in one
-  query, the per-tenant lock, isolation by construction, the posture.
+  query (the registry's record), the per-tenant row lock, isolation by construction, the posture.
+- :mod:`.converge`: at the start of a run, what tenants at head get without a worker.
 - :mod:`.scripts`: the Alembic glue (script directory, target, env.py contract).
 - :mod:`.worker`: one tenant's migration, one connection, one transaction, in its own process.
 - :mod:`.runner`: the parent: plan, bounded parallelism, results; :mod:`.output`: the report.
@@ -30,23 +31,3 @@ def bring_to_head(s: Settings, slugs: list[str], *, migrations: str | None = Non
     done = sum(1 for t in result.tenants if t["status"] == "migrated")
     return f"{len(slugs)} tenant(s) at {', '.join(result.target)} ({done} migrated)"
 
-
-def annotate(conn: object, s: Settings, rows: list[dict]) -> list[dict]:
-    """`tenant list`'s rows with ``revision`` (the version table's, None without one) and ``behind``
-    (None when no migrations are configured or Alembic is not installed). One catalog query."""
-    from tenantdb.database.migrate import catalog, scripts
-    from tenantdb.errors import UsageError
-
-    found = {v.slug: v.versions for v in catalog.versions(conn, s)}  # type: ignore[arg-type]  # conn is a psycopg connection
-    loaded = None
-    if s.tenant_migrations:
-        try:
-            loaded = scripts.load(scripts.resolve_dir(None, s.tenant_migrations))
-        except UsageError:
-            loaded = None  # not installed or not a script directory: `tenantdb migrate` says which
-    for row in rows:
-        versions = found.get(row["slug"])
-        row["revision"] = ",".join(versions) if versions else None
-        known = loaded is not None and not loaded.unknown(versions or ())
-        row["behind"] = (not loaded.is_current(versions)) if known and loaded else None
-    return rows

@@ -14,7 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import Any
+
+from tenantdb.database import connection as db
 from tenantdb.database.connection import Target
+from tenantdb.database.migrate import catalog
 from tenantdb.database.master import app_address, parse_master_dsn
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
@@ -48,3 +52,10 @@ def resolve(s: Settings, *, endpoint: str | None = None, master_dsn: str | None 
                            f"rerun `tenantdb bootstrap --env {s.environment}`") from None
     return Login(Target(host=host, port=port, user=user, dbname=s.db_name, password=password),
                  f"{user} from secret {s.migrator_secret_name}")
+
+
+def connect(s: Settings, login: Login) -> Any:
+    """An autocommit session acting as the migrator, search_path pinned to pg_catalog, pg_temp."""
+    conn = db.connect(login.target, s, autocommit=True, application_name="tenantdb-migrate")
+    conn.execute(catalog.session(s, "pg_catalog"))
+    return conn

@@ -17,7 +17,8 @@ def summary(r: Result) -> dict[str, Any]:
 
 def as_json(r: Result) -> str:
     return json.dumps({"migrations": r.directory, "target": r.target, "login": r.login, "jobs": r.jobs,
-                       "summary": summary(r), "tenants": r.tenants, "posture": r.posture}, indent=2)
+                       "summary": summary(r), "tenants": r.tenants, "posture": r.posture,
+                       "converged": r.converged}, indent=2)
 
 
 def as_table(r: Result) -> str:
@@ -29,7 +30,8 @@ def as_table(r: Result) -> str:
     lines += ["  ".join(x[c].ljust(widths[c]) for c in COLUMNS).rstrip() for x in rows]
     s = summary(r)
     lines.append(f"{s['tenants']} tenant(s) at target {', '.join(r.target)}: {s['migrated']} migrated, "
-                 f"{s['current']} already current, {s['failed']} failed; jobs {r.jobs}; as {r.login}")
+                 f"{s['current']} already current, {s['failed']} failed; jobs {r.jobs}; as {r.login}"
+                 + (f"; {r.converged} tenant schema(s) converged first" if r.converged else ""))
     p = r.posture
     if p["status"] != "SKIP":
         lines.append(f"posture of the {p['schemas']} migrated schema(s): {p['status']}"

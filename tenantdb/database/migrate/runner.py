@@ -1,9 +1,11 @@
 """The parent of a migrate run: decide who is behind (one query), fan out to workers, collect, check.
 
 Nothing changes before every input is known good: the script directory and
-``--to`` are loaded, the slugs validated and looked up, then workers start.
-Workers are started only when some tenant is behind, so a no-op over
-thousands of tenants is one connection and one catalog query.
+``--to`` are loaded, the slugs validated and looked up; then the tenant
+schemas are converged (:mod:`.converge`: one statement), then workers start.
+Who is behind comes from the registry's record of each tenant's revisions;
+workers are started only when some tenant is behind (or not recorded yet), so
+a no-op over thousands of tenants is two connections and two statements.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from typing import Any
 import psycopg
 
 from tenantdb.database import connection as db
-from tenantdb.database import tenants
-from tenantdb.database.migrate import catalog, scripts, worker
-from tenantdb.database.migrate.login import Login, resolve
+from tenantdb.database.migrate import catalog, converge, scripts, worker
+from tenantdb.database.migrate.login import Login, connect, resolve
+from tenantdb.database.slugs import validate_slug
 from tenantdb.errors import ToolkitError, UsageError
 from tenantdb.settings import Settings
 
@@ -40,6 +42,7 @@ class Options:
     sql: bool = False
     endpoint: str | None = None
     master_dsn: str | None = None
+    lock_timeout_s: int = catalog.LOCK_TIMEOUT_S
 
 
 @dataclass
@@ -51,6 +54,8 @@ class Result:
     tenants: list[dict[str, Any]]
     posture: dict[str, Any]
     sql: str | None = None
+    converged: int = 0
+    """Tenant schemas the run's converge step changed (:mod:`.converge`)."""
 
     @property
     def failed(self) -> list[str]:
@@ -60,7 +65,7 @@ class Result:
 def run(s: Settings, opt: Options) -> Result:
     if opt.jobs is not None and opt.jobs < 1:
         raise UsageError(f"--jobs {opt.jobs}: must be at least 1")
-    slugs = [tenants.validate_slug(s, slug) for slug in opt.slugs]
+    slugs = [validate_slug(s, slug) for slug in opt.slugs]  # exit 2 before anything connects
     directory = scripts.resolve_dir(opt.migrations, s.tenant_migrations)
     scripts.require_alembic()
     # The catalog query (read-only) runs while Alembic is imported and the directory loaded: on a
@@ -73,21 +78,24 @@ def run(s: Settings, opt: Options) -> Result:
     if missing:
         raise UsageError(f"--tenant {', '.join(missing)}: no such tenant in {s.tenancy_schema}.tenants "
                          "(see `tenantdb tenant list`); nothing changed")
-    results, tasks = plan(loaded, rows)
     jobs = opt.jobs or default_jobs(s, free)
     if opt.sql:
+        results, tasks = plan(loaded, rows)
         text = offline_sql(s, loaded, tasks)
         return Result(str(directory), list(loaded.target), login.how, 0, results, {"status": "SKIP"}, text)
-    results += list(execute(s, login, loaded, tasks, min(jobs, max(len(tasks), 1))))
+    converged = converge.run(s, login, slugs or None, opt.lock_timeout_s)
+    results, tasks = plan(loaded, rows, converged.failed)
+    results += list(execute(s, login, loaded, tasks, min(jobs, max(len(tasks), 1)), opt.lock_timeout_s))
     results.sort(key=lambda r: r["slug"])
     migrated = [r["schema"] for r in results if r["status"] == "migrated"]
-    return Result(str(directory), list(loaded.target), login.how, jobs, results, final_posture(s, login, migrated))
+    return Result(str(directory), list(loaded.target), login.how, jobs, results, final_posture(s, login, migrated),
+                  converged=converged.tenants)
 
 
 def _read_catalog(s: Settings, opt: Options, slugs: list[str]) -> tuple[Login, list[catalog.TenantVersion], int]:
-    """The login, every tenant's revision (one query) and, without --jobs, the free connection slots."""
+    """The login, every tenant's recorded revision (one query) and, without --jobs, the free connection slots."""
     login = resolve(s, endpoint=opt.endpoint, master_dsn=opt.master_dsn)
-    with _connect(s, login) as conn:
+    with connect(s, login) as conn:
         try:
             rows = catalog.versions(conn, s, slugs or None)
         except psycopg.Error as exc:
@@ -96,20 +104,19 @@ def _read_catalog(s: Settings, opt: Options, slugs: list[str]) -> tuple[Login, l
         return login, rows, catalog.headroom(conn) if opt.jobs is None else 0
 
 
-def _connect(s: Settings, login: Login) -> Any:
-    conn = db.connect(login.target, s, autocommit=True, application_name="tenantdb-migrate")
-    conn.execute(catalog.session(s, "pg_catalog"))  # the migrator; search_path pg_catalog, pg_temp
-    return conn
-
-
-def plan(loaded: scripts.Scripts, rows: list[catalog.TenantVersion]) -> tuple[list[dict[str, Any]], list[worker.Task]]:
-    """(results of tenants that need no run: current, or impossible), (tasks for those behind)."""
+def plan(loaded: scripts.Scripts, rows: list[catalog.TenantVersion],
+         failed: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], list[worker.Task]]:
+    """(results of tenants that need no run: current, impossible, or failed to converge), (tasks for those
+    behind). A tenant whose revisions the registry has not recorded yet (NULL) is behind: its worker
+    reads its version table under its lock and records it."""
     done: list[dict[str, Any]] = []
     tasks: list[worker.Task] = []
     for r in rows:
         base = {"slug": r.slug, "schema": r.schema, "from": list(r.versions or ()), "seconds": 0.0}
         unknown = loaded.unknown(r.versions or ())
-        if not r.schema_exists:
+        if failed and r.slug in failed:
+            done.append({**base, "status": "failed", "to": list(r.versions or ()), "error": failed[r.slug]})
+        elif not r.schema_exists:
             done.append({**base, "status": "failed", "to": [], "error": f"schema {r.schema} does not exist "
                          f"(registered but missing: `tenantdb tenant drop {r.slug} --confirm {r.slug}`)"})
         elif unknown:
@@ -129,11 +136,12 @@ def default_jobs(s: Settings, free: int) -> int:
 
 
 def execute(s: Settings, login: Login, loaded: scripts.Scripts, tasks: list[worker.Task],
-            jobs: int) -> Iterator[dict[str, Any]]:
+            jobs: int, lock_timeout_s: int = catalog.LOCK_TIMEOUT_S) -> Iterator[dict[str, Any]]:
     """Each task's result. One tenant alone runs in this process (nothing runs beside it)."""
     if not tasks:
         return
-    args = (s, login, str(loaded.directory), None if loaded.destination == "heads" else loaded.destination)
+    args = (s, login, str(loaded.directory), None if loaded.destination == "heads" else loaded.destination,
+            lock_timeout_s)
     if len(tasks) == 1:
         worker.init(*args)
         yield worker.migrate(tasks[0])
@@ -170,7 +178,7 @@ def final_posture(s: Settings, login: Login, schemas: list[str]) -> dict[str, An
     if not schemas:
         return {"status": "PASS", "schemas": 0, "findings": []}
     try:
-        with _connect(s, login) as conn:
+        with connect(s, login) as conn:
             findings = catalog.posture(conn, s, schemas)
     except ToolkitError as exc:
         return {"status": "ERROR", "schemas": len(schemas), "findings": [], "error": str(exc)}
@@ -188,7 +196,9 @@ def offline_sql(s: Settings, loaded: scripts.Scripts, tasks: list[worker.Task]) 
         start = t.versions[0] if len(t.versions) == 1 else None
         scripts.upgrade(loaded, cfg, as_sql=True, starting_rev=start, output=out)
         out.write(f"-- then, in the same transaction: {s.tenancy_schema}.enable_isolation on every table with "
-                  "tenant_id, and the schema's isolation posture checked\n\n")
+                  "tenant_id and every allowed untenanted table, app_user's privileges on the version table and "
+                  "the sequences revoked, the schema's isolation posture checked, the revisions recorded in "
+                  f"{s.tenancy_schema}.tenants\n\n")
     return out.getvalue()
 
 
