@@ -346,11 +346,13 @@ def test_in_one_tenants_context_another_tenants_schema_shows_and_accepts_nothing
     conn.close()
 
 
-def test_app_user_draws_from_a_tenant_sequence_but_cannot_read_or_set_it(two_tenants, pg_cluster, pg_super,
-                                                                         pg_master):
+def test_app_user_cannot_draw_from_read_or_set_a_tenant_sequence(two_tenants, pg_cluster, pg_super, pg_master):
+    """Identity columns need no privilege on their sequence; nextval on another tenant's would let one
+    tenant spend another's ids to their end."""
     s = two_tenants
     conn = login(pg_cluster, pg_super, s, s.app_role)
-    for statement in ("SELECT last_value FROM tenant_beta.projects_id_seq",
+    for statement in ("SELECT nextval('tenant_beta.projects_id_seq')",
+                      "SELECT last_value FROM tenant_beta.projects_id_seq",
                       "SELECT setval('tenant_beta.projects_id_seq', 1000)"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(statement)

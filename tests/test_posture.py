@@ -24,7 +24,11 @@ def iso_settings(pg_overlay):
 
 @pytest.fixture
 def two_tenants(pg_fresh, pg_master, pg_super, iso_settings):
-    """Bootstrapped, two tenants with one isolated table each (as the migrator would make them)."""
+    """Bootstrapped, two tenants with one isolated table each (as the migrator would make them).
+
+    app_user's privileges are set here explicitly rather than left to the tenant schema's default
+    privileges: DML on the isolated table, nothing on its identity sequence (ISO-SEQUENCE; an
+    identity column needs no privilege on its sequence to insert)."""
     s = iso_settings
     bootstrap.run(s, master_dsn=pg_master.dsn())
     for slug in ("alpha", "beta"):
@@ -32,6 +36,8 @@ def two_tenants(pg_fresh, pg_master, pg_super, iso_settings):
         as_migrator(pg_super, s, f"CREATE TABLE tenant_{slug}.projects (id int GENERATED ALWAYS AS IDENTITY, "  # noqa: S608 - a DBA's script with the test's constant slugs
                     f"tenant_id uuid NOT NULL, name text); "
                     f"SELECT tenancy.enable_isolation('tenant_{slug}.projects'); "
+                    f"GRANT SELECT, INSERT, UPDATE, DELETE ON tenant_{slug}.projects TO {s.app_role}; "
+                    f"REVOKE ALL ON SEQUENCE tenant_{slug}.projects_id_seq FROM {s.app_role}; "
                     f"SELECT set_config('app.current_tenant', '{tid}', false); "
                     f"INSERT INTO tenant_{slug}.projects (tenant_id, name) VALUES ('{tid}', 'p1')")
     return s
@@ -73,17 +79,23 @@ def test_posture_is_read_only_and_one_query(two_tenants, pg_master, pg_super):
 
 def test_a_table_without_rls_in_a_tenant_schema_fails_naming_it(two_tenants, pg_master, pg_super):
     s = two_tenants
-    as_migrator(pg_super, s, "CREATE TABLE tenant_alpha.invoices (id int, tenant_id uuid)")
+    # DML for app_user, as the tenant schema's default privileges give it on every new table.
+    as_migrator(pg_super, s, "CREATE TABLE tenant_alpha.invoices (id int, tenant_id uuid); "
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON tenant_alpha.invoices TO app_user")
     checks = iso_report(s, pg_master)
-    assert_only_failing(checks, "ISO-RLS")
+    assert_only_failing(checks, "ISO-RLS", "ISO-WRITE")
     detail = checks["ISO-RLS"].detail
     assert "tenant_alpha.invoices: RLS off, not forced, no tenant-context policy" in detail
     assert "fix: SELECT tenancy.enable_isolation('tenant_alpha.invoices') as its owner" in detail
+    assert ("tenant_alpha.invoices: app_user may INSERT, UPDATE, DELETE and row security is not in force there"
+            in checks["ISO-WRITE"].detail)
 
     # A tenant-schema table without tenant_id is named too, with the column to add.
     as_migrator(pg_super, s, "SELECT tenancy.enable_isolation('tenant_alpha.invoices'); "
-                "CREATE TABLE tenant_beta.notes (body text)")
-    detail = iso_report(s, pg_master)["ISO-RLS"].detail
+                "CREATE TABLE tenant_beta.notes (body text); REVOKE ALL ON tenant_beta.notes FROM app_user")
+    checks = iso_report(s, pg_master)
+    assert_only_failing(checks, "ISO-RLS")
+    detail = checks["ISO-RLS"].detail
     assert "tenant_beta.notes" in detail and "add tenant_id uuid NOT NULL" in detail
     assert "invoices" not in detail
 
@@ -122,12 +134,15 @@ def test_a_partition_attached_later_fails_until_isolated(two_tenants, pg_master,
                 "FOR VALUES FROM ('2025-01-01') TO ('2026-01-01'); "
                 "SELECT tenancy.enable_isolation('tenant_alpha.events'); "
                 "CREATE TABLE tenant_alpha.events_2026 PARTITION OF tenant_alpha.events "
-                "FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')")
+                "FOR VALUES FROM ('2026-01-01') TO ('2027-01-01'); "
+                "GRANT SELECT, INSERT ON tenant_alpha.events_2026 TO app_user")
     checks = iso_report(s, pg_master)
-    assert_only_failing(checks, "ISO-PARTITION")
+    # Written directly, the partition's own missing row security is what applies: a write finding too.
+    assert_only_failing(checks, "ISO-PARTITION", "ISO-WRITE")
     detail = checks["ISO-PARTITION"].detail
     assert "tenant_alpha.events_2026: RLS off, not forced, no tenant-context policy " \
         "(partition of tenant_alpha.events)" in detail and "enable_isolation('tenant_alpha.events')" in detail
+    assert checks["ISO-WRITE"].detail.startswith("tenant_alpha.events_2026: app_user may INSERT")
     as_migrator(pg_super, s, "SELECT tenancy.enable_isolation('tenant_alpha.events')")
     assert_only_failing(iso_report(s, pg_master))
 
@@ -228,7 +243,9 @@ def test_public_create_on_schema_public_and_extra_grants_fail(two_tenants, pg_ma
 def test_the_engine_minor_must_carry_the_row_security_fixes(pg_settings, version_num, status):
     counts = {"app_exists": 1, "ctf_exists": 1, "server_version_num": version_num, "tables": 0,
               "partitions": 0, "isolated": 0, "tenant_schemas": 0, "policies": 0, "views": 0, "roles": 1,
-              "all_policies": 0, "app_schemas": 0, "app_routines": 0, "catalog_texts": 0, "sequences": 0}
+              "all_policies": 0, "app_schemas": 0, "app_routines": 0, "catalog_texts": 0, "sequences": 0,
+              "untenanted": 0, "untenanted_isolated": 0, "version_tables": 0, "unsecured": 0,
+              "tenant_dependencies": 0}
     cve = {c.id: c for c in posture.evaluate(pg_settings, {}, counts)}["ISO-CVE"]
     assert cve.status is status, cve
 

@@ -4,13 +4,18 @@
 --
 -- Rows: (check_id, object, problem, fix) for every finding, and rows tagged COUNT with
 -- what was examined. Brace placeholders are filled by tenantdb through psycopg.sql:
--- role and schema names as literals, {privileged}, {allowed}, {app_roles}, {powerful}
--- as text arrays, {tenancy} as the toolkit's schema (identifier).
+-- role and schema names as literals, {privileged}, {allowed}, {app_roles}, {powerful},
+-- {untenanted} as text arrays, {version_table} as a literal, {tenancy} as the toolkit's
+-- schema (identifier).
 --
 -- Scope: every table in a tenant schema (prefix or registered) and every table with a
--- tenant_id column in a non-system schema, except the registry {tenancy}.tenants and,
--- in tenant schemas only and only without a tenant_id column, the tables named by
--- {untenanted}: Alembic's alembic_version plus settings.untenanted_tables.
+-- tenant_id column in a non-system schema, except the registry {tenancy}.tenants. In tenant
+-- schemas the tables {untenanted} names (Alembic's version table {version_table} plus
+-- settings.untenanted_tables) are "exempt" when they have no tenant_id column: they may stay
+-- without row security (no ISO-RLS finding), but then app_user may not write them
+-- (ISO-WRITE); and app_user may hold no privilege at all on the version table.
+--
+-- Set-based throughout (no per-table loop): it runs over every tenant schema at once.
 
 WITH
 ctx AS (
@@ -27,8 +32,9 @@ tenant_schemas AS (
   SELECT n.oid, n.nspname, n.nspowner FROM pg_namespace n
   WHERE starts_with(n.nspname, {tenant_schema_prefix}::text) OR n.nspname IN (SELECT schema_name FROM {tenancy}.tenants)
 ),
-scoped AS (   -- names are rendered only for findings: regclass output per table costs at scale
+scoped_all AS (   -- names are rendered only for findings: regclass output per table costs at scale
   SELECT c.oid, c.relkind, c.relispartition, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced, c.relowner,
+         c.relnamespace, c.relname, c.relnamespace IN (SELECT oid FROM tenant_schemas) AS in_tenant,
          c.oid IN (SELECT a.attrelid FROM pg_attribute a WHERE a.attname = 'tenant_id' AND NOT a.attisdropped)
            AS has_tenant_id
   FROM pg_class c, ctx
@@ -36,11 +42,13 @@ scoped AS (   -- names are rendered only for findings: regclass output per table
     AND c.relnamespace NOT IN (SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'information_schema')
                                OR nspname ~ '^pg_(toast|temp_)')
     AND c.oid IS DISTINCT FROM ctx.registry
-    AND NOT (c.relname::text = ANY ({untenanted}::text[]) AND c.relnamespace IN (SELECT oid FROM tenant_schemas)
-             AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id'
-                               AND NOT a.attisdropped))
     AND (c.relnamespace IN (SELECT oid FROM tenant_schemas)
          OR c.oid IN (SELECT a.attrelid FROM pg_attribute a WHERE a.attname = 'tenant_id' AND NOT a.attisdropped))
+),
+scoped AS (
+  SELECT s.*, s.in_tenant AND NOT s.has_tenant_id AND s.relname::text = ANY ({untenanted}::text[]) AS exempt,
+         s.in_tenant AND s.relname::text = {version_table}::text AS version_table
+  FROM scoped_all s
 ),
 pol AS (   -- policies on scoped tables that app_user is subject to (expressions deparsed only for findings)
   SELECT p.oid, p.polrelid, p.polname, p.polpermissive, p.polcmd, p.polqual, p.polwithcheck,
@@ -84,9 +92,14 @@ allpol AS (   -- every policy on a scoped table, deparsed once (the exact-policy
   SELECT p.oid, p.polrelid, p.polname, p.polcmd, p.polpermissive, p.polroles,
          pg_get_expr(p.polqual, p.polrelid) AS qual, pg_get_expr(p.polwithcheck, p.polrelid) AS wcheck,
          CASE WHEN p.polname = 'platform_admin_access' THEN 'true'
-              WHEN starts_with(n.nspname, {tenant_schema_prefix}::text)
               -- the binding as enable_isolation wrote it: sha256 of '<schema>:<registered id>'
+              WHEN starts_with(n.nspname, {tenant_schema_prefix}::text) AND s.has_tenant_id
               THEN format('(tenant_id = ( SELECT %s.bound_tenant(%s.current_tenant_id(), %s::name, %s::bytea) AS bound_tenant))',
+                          quote_ident({tenancy_schema_name}::text), quote_ident({tenancy_schema_name}::text),
+                          quote_literal(n.nspname), b.binding)
+              -- a table without tenant_id is bound as a whole: every row, in its schema's tenant's context only
+              WHEN starts_with(n.nspname, {tenant_schema_prefix}::text)
+              THEN format('(( SELECT %s.bound_tenant(%s.current_tenant_id(), %s::name, %s::bytea) AS bound_tenant) IS NOT NULL)',
                           quote_ident({tenancy_schema_name}::text), quote_ident({tenancy_schema_name}::text),
                           quote_literal(n.nspname), b.binding)
               ELSE format('(tenant_id = ( SELECT %s.current_tenant_id() AS current_tenant_id))',
@@ -94,9 +107,76 @@ allpol AS (   -- every policy on a scoped table, deparsed once (the exact-policy
          CASE WHEN p.polname = 'platform_admin_access'
               THEN ARRAY[(SELECT oid FROM pg_roles WHERE rolname = {platform_admin_role_name}::text)]::oid[]
               ELSE '{0}'::oid[] END AS expected_roles
-  FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  FROM pg_policy p JOIN scoped s ON s.oid = p.polrelid JOIN pg_namespace n ON n.oid = s.relnamespace
        LEFT JOIN bindings b ON b.schema_name = n.nspname::text
-  WHERE p.polrelid IN (SELECT oid FROM scoped)
+),
+reach AS (   -- the roles whose privileges app_user can use: itself and every role it is a member of
+  SELECT r.oid FROM pg_roles r, ctx WHERE pg_has_role(ctx.app, r.oid, 'MEMBER')
+),
+writable AS (   -- tables in tenant schemas without row security in force, and the version tables,
+                -- with what app_user (directly, through a role or PUBLIC; columns count) may do there
+  SELECT s.oid, s.version_table,
+         ARRAY(SELECT p.priv
+               FROM unnest(CASE WHEN s.version_table
+                                THEN ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']
+                                ELSE ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] END) WITH ORDINALITY p(priv, n)
+               WHERE EXISTS (SELECT FROM reach r
+                             WHERE CASE WHEN p.priv IN ('SELECT', 'INSERT', 'UPDATE', 'REFERENCES')
+                                        THEN has_any_column_privilege(r.oid, s.oid, p.priv)
+                                        ELSE has_table_privilege(r.oid, s.oid, p.priv) END)
+               ORDER BY p.n) AS privs
+  FROM scoped s
+  WHERE s.in_tenant AND (s.version_table OR s.oid NOT IN (SELECT oid FROM isolated))
+),
+sequences AS (   -- sequences in tenant schemas and what app_user may do with each
+  SELECT c.oid,
+         ARRAY(SELECT p.priv FROM unnest(ARRAY['SELECT', 'UPDATE', 'USAGE']) WITH ORDINALITY p(priv, n)
+               WHERE EXISTS (SELECT FROM reach r WHERE has_sequence_privilege(r.oid, c.oid, p.priv))
+               ORDER BY p.n) AS privs
+  FROM pg_class c
+  WHERE c.relkind = 'S' AND c.relnamespace IN (SELECT oid FROM tenant_schemas)
+),
+tenant_deps AS (   -- normal dependencies on the relations, types and functions of tenant schemas: what makes
+                   -- DROP SCHEMA, DROP TABLE or DROP COLUMN refuse (IS TRUE keeps each a hashed filter)
+  SELECT d.classid, d.objid, d.objsubid, d.refclassid, d.refobjid
+  FROM pg_depend d
+  WHERE d.deptype = 'n'
+    AND CASE d.refclassid
+          WHEN 'pg_class'::regclass
+          THEN (d.refobjid IN (SELECT c.oid FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM tenant_schemas))) IS TRUE
+          WHEN 'pg_type'::regclass   -- few rows (columns of a non-built-in type): looked up one by one
+          THEN (SELECT t.typnamespace FROM pg_type t WHERE t.oid = d.refobjid) IN (SELECT oid FROM tenant_schemas)
+          WHEN 'pg_proc'::regclass
+          THEN (d.refobjid IN (SELECT p.oid FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM tenant_schemas))) IS TRUE
+          ELSE false END
+),
+pins AS (   -- ... held by an object that lives outside the schema it depends on (another schema, another tenant's)
+  SELECT d.*, a.rel, a.nsp
+  FROM tenant_deps d,
+       LATERAL (SELECT CASE d.classid   -- the relation a view, policy, trigger or default belongs to
+                         WHEN 'pg_class'::regclass THEN d.objid
+                         WHEN 'pg_rewrite'::regclass THEN (SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = d.objid)
+                         WHEN 'pg_policy'::regclass THEN (SELECT p.polrelid FROM pg_policy p WHERE p.oid = d.objid)
+                         WHEN 'pg_trigger'::regclass THEN (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = d.objid)
+                         WHEN 'pg_attrdef'::regclass THEN (SELECT a.adrelid FROM pg_attrdef a WHERE a.oid = d.objid)
+                       END AS rel) owning,
+       LATERAL (SELECT owning.rel,
+                       CASE WHEN owning.rel IS NOT NULL THEN (SELECT c.relnamespace FROM pg_class c WHERE c.oid = owning.rel)
+                            WHEN d.classid = 'pg_constraint'::regclass
+                            THEN (SELECT co.connamespace FROM pg_constraint co WHERE co.oid = d.objid)
+                            WHEN d.classid = 'pg_proc'::regclass
+                            THEN (SELECT p.pronamespace FROM pg_proc p WHERE p.oid = d.objid)
+                            WHEN d.classid = 'pg_type'::regclass
+                            THEN (SELECT t.typnamespace FROM pg_type t WHERE t.oid = d.objid)
+                            -- anything else (an operator, a cast, ...) by the schema the catalog names for it
+                            ELSE (SELECT n.oid FROM pg_namespace n
+                                  WHERE n.nspname = (pg_identify_object(d.classid, d.objid, 0)).schema) END AS nsp) a
+  -- the bulk, a tenant policy's use of its own table's columns, is left out before any look-up
+  WHERE NOT (d.classid = 'pg_policy'::regclass AND ((d.objid, d.refobjid) IN (SELECT oid, polrelid FROM pg_policy)) IS TRUE)
+    AND a.nsp IS DISTINCT FROM CASE d.refclassid
+                                 WHEN 'pg_class'::regclass THEN (SELECT c.relnamespace FROM pg_class c WHERE c.oid = d.refobjid)
+                                 WHEN 'pg_type'::regclass THEN (SELECT t.typnamespace FROM pg_type t WHERE t.oid = d.refobjid)
+                                 ELSE (SELECT p.pronamespace FROM pg_proc p WHERE p.oid = d.refobjid) END
 ),
 app_schemas AS (   -- schemas app_user owns (or can act as the owner of)
   SELECT n.oid, n.nspname FROM pg_namespace n, ctx
@@ -155,10 +235,11 @@ findings(check_id, object, problem, fix) AS (
                                          AND pol.uses_ctx) THEN 'no tenant-context policy' END)
            || CASE WHEN s.relispartition THEN ' (partition of ' || pg_partition_root(s.oid)::regclass::text || ')'
                    ELSE '' END,
-         CASE WHEN NOT s.has_tenant_id THEN 'add tenant_id uuid NOT NULL, then '
-              ELSE '' END || format('SELECT %I.enable_isolation(%L) as its owner', {tenancy_schema_name}::text,
-                                    coalesce(pg_partition_root(s.oid), s.oid)::regclass::text)
-  FROM scoped s WHERE s.oid NOT IN (SELECT oid FROM isolated)
+         format('SELECT %I.enable_isolation(%L) as its owner', {tenancy_schema_name}::text,
+                coalesce(pg_partition_root(s.oid), s.oid)::regclass::text)
+           || CASE WHEN NOT s.has_tenant_id THEN ' (it binds every row to the schema''s tenant; or add tenant_id '
+                   'uuid NOT NULL first, or list the table in settings untenanted_tables)' ELSE '' END
+  FROM scoped s WHERE s.oid NOT IN (SELECT oid FROM isolated) AND NOT s.exempt
   UNION ALL
   -- ISO-OWNER
   SELECT 'ISO-OWNER', s.oid::regclass::text, 'owned by ' || pg_get_userbyid(s.relowner) || CASE WHEN s.relowner <> ctx.app
@@ -186,6 +267,21 @@ findings(check_id, object, problem, fix) AS (
   WHERE ctx.registry IS NOT NULL AND has_table_privilege(ctx.app, ctx.registry, p.priv)
   GROUP BY ctx.registry
   UNION ALL
+  -- ISO-WRITE: without row security a write reaches every tenant's rows; the version table is the migrator's
+  SELECT 'ISO-WRITE', w.oid::regclass::text,
+         {app_role_name}::text || ' may ' || array_to_string(w.privs, ', ')
+           || CASE WHEN w.version_table THEN ' on the migration version table (another tenant''s migration state: '
+                                             'no privilege at all is needed there)'
+                   ELSE ' and row security is not in force there (not enabled and forced with the tenant policy): '
+                        'the rows of every tenant' END,
+         format('REVOKE %s ON %s FROM %I, PUBLIC (and from any role %I belongs to)',
+                CASE WHEN w.version_table THEN 'ALL' ELSE array_to_string(w.privs, ', ') END, w.oid::regclass::text,
+                {app_role_name}::text, {app_role_name}::text)
+           || CASE WHEN w.version_table THEN ''
+                   ELSE format('; or isolate it: SELECT %I.enable_isolation(%L) as its owner', {tenancy_schema_name}::text,
+                               coalesce(pg_partition_root(w.oid), w.oid)::regclass::text) END
+  FROM writable w WHERE cardinality(w.privs) > 0
+  UNION ALL
   -- ISO-PERMISSIVE
   SELECT 'ISO-PERMISSIVE', format('policy %I on %s', pol.polname, pol.polrelid::regclass::text),
          CASE WHEN NOT pol.uses_ctx THEN 'applies to app_user and does not use the tenant context'
@@ -209,6 +305,41 @@ findings(check_id, object, problem, fix) AS (
                                          WHERE lower(o) IN ('security_invoker=true', 'security_invoker=on',
                                                             'security_invoker=1', 'security_invoker=yes')))
      OR (c.relkind = 'm' AND has_table_privilege(ctx.app, c.oid, 'SELECT'))
+  UNION ALL
+  -- ISO-PINS: an object outside a tenant schema that depends on it (even a security_invoker view that reads
+  -- nothing) makes `tenant drop` and a migration that drops or changes what it uses fail
+  SELECT 'ISO-PINS', x.what || ' (owner ' || coalesce(pg_get_userbyid(x.owner)::text, 'none') || ') depends on '
+           || string_agg(DISTINCT x.ref, ', ' ORDER BY x.ref),
+         'it pins the tenant''s objects: tenant drop, and a migration that drops or changes what it uses, fail '
+           || 'while it exists',
+         coalesce(x.fix, 'drop or change it as its owner so that it uses nothing of a tenant schema it is not in')
+  FROM (SELECT CASE WHEN p.classid = 'pg_rewrite'::regclass THEN pg_describe_object('pg_class'::regclass, p.rel, 0)
+                    ELSE pg_describe_object(p.classid, p.objid, p.objsubid) END AS what,
+               CASE WHEN p.rel IS NOT NULL THEN (SELECT c.relowner FROM pg_class c WHERE c.oid = p.rel)
+                    WHEN p.classid = 'pg_proc'::regclass THEN (SELECT f.proowner FROM pg_proc f WHERE f.oid = p.objid)
+                    WHEN p.classid = 'pg_type'::regclass THEN (SELECT t.typowner FROM pg_type t WHERE t.oid = p.objid)
+                    WHEN p.classid = 'pg_operator'::regclass
+                    THEN (SELECT o.oprowner FROM pg_operator o WHERE o.oid = p.objid)
+                    WHEN p.classid = 'pg_constraint'::regclass
+                    THEN (SELECT coalesce(c.relowner, t.typowner) FROM pg_constraint co
+                            LEFT JOIN pg_class c ON c.oid = co.conrelid LEFT JOIN pg_type t ON t.oid = co.contypid
+                          WHERE co.oid = p.objid) END AS owner,
+               CASE p.refclassid
+                 WHEN 'pg_class'::regclass   -- an index (a foreign key's) stands for its table
+                 THEN coalesce((SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = p.refobjid), p.refobjid)::regclass::text
+                 WHEN 'pg_type'::regclass THEN format_type(p.refobjid, NULL)
+                 ELSE p.refobjid::regprocedure::text END AS ref,
+               CASE WHEN p.classid = 'pg_rewrite'::regclass
+                    THEN format('DROP %s %s as its owner (or make it inside the tenant schema), after finding out '
+                                'who made it',
+                                CASE (SELECT c.relkind FROM pg_class c WHERE c.oid = p.rel)
+                                  WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, p.rel::regclass::text)
+                    WHEN p.classid = 'pg_constraint'::regclass
+                    THEN (SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', co.conrelid::regclass::text, co.conname)
+                          FROM pg_constraint co WHERE co.oid = p.objid AND co.contype = 'f')
+                  END AS fix
+        FROM pins p) x
+  GROUP BY x.what, x.owner, x.fix
   UNION ALL
   -- ISO-SUPERUSER
   SELECT 'ISO-SUPERUSER', 'role ' || quote_ident(r.rolname),
@@ -328,22 +459,42 @@ findings(check_id, object, problem, fix) AS (
          'move the id out of the catalog (a table row under row security, or tenancy.current_tenant_id())'
   FROM leaked l JOIN {tenancy}.tenants t ON t.tenant_id = l.tenant_id
   UNION ALL
-  -- ISO-SEQUENCE: app_user may draw from a tenant's sequences, never read or set them
-  SELECT 'ISO-SEQUENCE', c.oid::regclass::text,
+  -- ISO-SEQUENCE: app_user holds nothing on a tenant's sequences (an identity column needs no privilege
+  -- to insert; USAGE would let one tenant draw another's ids to their end), and no column draws from one
+  -- through a nextval() default (a serial column needs USAGE)
+  SELECT 'ISO-SEQUENCE', q.oid::regclass::text,
          {app_role_name}::text || ' may ' || concat_ws(' and ',
-           CASE WHEN has_sequence_privilege(ctx.app, c.oid, 'SELECT') THEN 'SELECT it (last_value)' END,
-           CASE WHEN has_sequence_privilege(ctx.app, c.oid, 'UPDATE') THEN 'UPDATE it (setval)' END),
-         format('REVOKE SELECT, UPDATE ON SEQUENCE %s FROM %I, PUBLIC', c.oid::regclass::text, {app_role_name}::text)
-  FROM pg_class c, ctx
-  WHERE c.relkind = 'S' AND c.relnamespace IN (SELECT oid FROM tenant_schemas)
-    AND (has_sequence_privilege(ctx.app, c.oid, 'SELECT') OR has_sequence_privilege(ctx.app, c.oid, 'UPDATE'))
+           CASE WHEN 'SELECT' = ANY (q.privs) THEN 'SELECT it (last_value)' END,
+           CASE WHEN 'UPDATE' = ANY (q.privs) THEN 'UPDATE it (setval)' END,
+           CASE WHEN 'USAGE' = ANY (q.privs) THEN 'draw from it (USAGE: nextval, to the end of another tenant''s ids)'
+                END),
+         format('REVOKE ALL ON SEQUENCE %s FROM %I, PUBLIC (and from any role %I belongs to)', q.oid::regclass::text,
+                {app_role_name}::text, {app_role_name}::text)
+  FROM sequences q WHERE cardinality(q.privs) > 0
+  UNION ALL
+  SELECT 'ISO-SEQUENCE', 'column ' || d.adrelid::regclass::text || '.' || quote_ident(a.attname),
+         'its default calls nextval() (a serial column): inserting needs USAGE on the sequence',
+         format('use GENERATED ... AS IDENTITY: ALTER TABLE %s ALTER COLUMN %I DROP DEFAULT, ALTER COLUMN %I ADD '
+                'GENERATED BY DEFAULT AS IDENTITY (START WITH past the column''s maximum), then drop the old sequence',
+                d.adrelid::regclass::text, a.attname, a.attname)
+  FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+       JOIN pg_class c ON c.oid = d.adrelid
+  WHERE c.relnamespace IN (SELECT oid FROM tenant_schemas) AND NOT c.relispartition
+    -- the stored expression calls nextval(regclass): found in its node tree, without deparsing
+    AND strpos(d.adbin::text, chr(123) || 'FUNCEXPR :funcid '
+                              || 'pg_catalog.nextval(regclass)'::regprocedure::oid::text || ' ') > 0
 )
 SELECT check_id, object, problem, fix FROM findings
 UNION ALL
 SELECT 'COUNT', k, v::text, '' FROM (VALUES
-  ('tables', (SELECT count(*) FROM scoped WHERE NOT relispartition)),
-  ('partitions', (SELECT count(*) FROM scoped WHERE relispartition)),
-  ('isolated', (SELECT count(*) FROM isolated)),
+  ('tables', (SELECT count(*) FROM scoped WHERE NOT relispartition AND NOT exempt)),
+  ('partitions', (SELECT count(*) FROM scoped WHERE relispartition AND NOT exempt)),
+  ('isolated', (SELECT count(*) FROM isolated WHERE NOT exempt)),
+  ('untenanted', (SELECT count(*) FROM scoped WHERE exempt)),
+  ('untenanted_isolated', (SELECT count(*) FROM isolated WHERE exempt)),
+  ('version_tables', (SELECT count(*) FROM scoped WHERE version_table)),
+  ('unsecured', (SELECT count(*) FROM writable WHERE NOT version_table)),
+  ('tenant_dependencies', (SELECT count(*) FROM tenant_deps)),
   ('tenant_schemas', (SELECT count(*) FROM tenant_schemas)),
   ('policies', (SELECT count(*) FROM pol)),
   ('views', (SELECT count(*) FROM all_views)),
@@ -355,6 +506,5 @@ SELECT 'COUNT', k, v::text, '' FROM (VALUES
   ('app_schemas', (SELECT count(*) FROM app_schemas)),
   ('app_routines', (SELECT count(*) FROM app_routines)),
   ('catalog_texts', (SELECT count(*) FROM catalog_text)),
-  ('sequences', (SELECT count(*) FROM pg_class WHERE relkind = 'S'
-                   AND relnamespace IN (SELECT oid FROM tenant_schemas)))
+  ('sequences', (SELECT count(*) FROM sequences))
 ) AS counts(k, v)

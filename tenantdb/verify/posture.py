@@ -7,19 +7,20 @@ story's 500 tenants and well beyond. Which tables must be isolated:
 - every table with a ``tenant_id`` column in any non-system schema,
 
 except the toolkit's own registry ``tenancy.tenants`` (the directory of
-tenants, not tenant data; ISO-GRANTS checks app_user cannot touch it) and, in
-tenant schemas, the tables allowed without tenant_id (Alembic's
-``alembic_version`` and ``settings.untenanted_tables``).
+tenants, not tenant data; ISO-GRANTS checks app_user cannot touch it).
 "Isolated" means row security enabled AND forced AND a permissive policy that
 applies to app_user and uses ``tenancy.current_tenant_id()`` (found through
-pg_depend, not by matching text).
+pg_depend, not by matching text). In tenant schemas the tables allowed without
+tenant_id (Alembic's ``alembic_version`` and ``settings.untenanted_tables``)
+may stay unisolated, but app_user may not write them then (ISO-WRITE) and may
+hold nothing at all on the version table.
 
 The statement is sql/verify/posture.sql; each finding names the object and
 the statement that fixes it. Besides row security it proves what a hostile
 app_user could plant (per-role settings, powerful built-in roles, SECURITY
 DEFINER functions, trojan schemas, readable statement statistics, tenant ids in
-catalog text, readable sequences) and that every policy is exactly the one
-tenancy.enable_isolation generates.
+catalog text, usable sequences, objects outside a tenant schema that pin it) and
+that every policy is exactly the one tenancy.enable_isolation generates.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ import psycopg
 from psycopg import sql
 
 from tenantdb.database import connection as db
-from tenantdb.database import roles, sqlfiles
+from tenantdb.database import locks, roles, sqlfiles
 from tenantdb.database.bootstrap import placeholders
+from tenantdb.errors import ToolkitError
 from tenantdb.report import Check, errored, failed, passed
 from tenantdb.settings import Settings
 from tenantdb.verify.context import Context
@@ -62,10 +64,15 @@ ISO_CHECKS: tuple[Iso, ...] = (
         "owners are roles app_user cannot act as (an owner can switch RLS off)"),
     Iso("ISO-GRANTS", "app_user holds DML only on tenant tables",
         "no TRUNCATE, REFERENCES or TRIGGER on tenant tables; nothing on the registry"),
+    Iso("ISO-WRITE", "app_user writes no tenant-schema table without RLS, nothing on version tables",
+        "no INSERT, UPDATE, DELETE or TRUNCATE for app_user (directly, through a role or PUBLIC) on a "
+        "tenant-schema table without row security in force; no privilege at all on the migration version table"),
     Iso("ISO-PERMISSIVE", "No always-true policy for app_user",
         "every permissive policy app_user is subject to filters on the tenant context"),
     Iso("ISO-VIEW", "Views over tenant tables are security_invoker",
         "views over tenant tables run with the caller's rights; no materialized view app_user reads"),
+    Iso("ISO-PINS", "Nothing outside a tenant schema depends on it",
+        "no view, foreign key, function, type or other object outside a tenant schema depends on its objects"),
     Iso("ISO-SUPERUSER", "No SUPERUSER/BYPASSRLS but the master and AWS's own",
         "rolsuper and rolbypassrls false for every other role"),
     Iso("ISO-MEMBERSHIP", "app_user not a member of migrator, master, platform_admin",
@@ -94,16 +101,15 @@ ISO_CHECKS: tuple[Iso, ...] = (
         "no registered tenant id in defaults, partition bounds, views, functions, comments, policies, "
         "names or role settings"),
     Iso("ISO-SEQUENCE", "app_user cannot read or set tenant sequences",
-        "USAGE only on sequences in tenant schemas (no SELECT: last_value; no UPDATE: setval)"),
+        "no USAGE, SELECT or UPDATE for app_user on sequences in tenant schemas (identity columns need none); "
+        "no serial column (a nextval() default) there"),
 )
 
-ALEMBIC_VERSION_TABLE = "alembic_version"
-"""The tenant migrations' bookkeeping table, in every tenant schema, without tenant_id."""
 
 
 def untenanted(s: Settings) -> list[str]:
     """Tables a tenant schema may hold without tenant_id: Alembic's and the settings' own."""
-    return [ALEMBIC_VERSION_TABLE, *s.untenanted_tables]
+    return [roles.VERSION_TABLE, *s.untenanted_tables]
 
 
 def values(s: Settings) -> dict[str, sql.Composable]:
@@ -112,7 +118,8 @@ def values(s: Settings) -> dict[str, sql.Composable]:
     return {**placeholders(s),
             "privileged": sql.Literal([s.migrator_role, s.platform_admin_role, s.master_username]),
             "allowed": sql.Literal([*s.aws_internal_roles, s.master_username]),
-            "untenanted": sql.Literal(untenanted(s))}
+            "untenanted": sql.Literal(untenanted(s)),
+            "version_table": sql.Literal(roles.VERSION_TABLE)}
 
 
 def query(s: Settings) -> sql.Composed:
@@ -160,7 +167,13 @@ def evaluate(s: Settings, findings: dict[str, list[dict[str, str]]], counts: dic
 
 def _examined(check_id: str, n: dict[str, int], s: Settings) -> str:
     if check_id in ("ISO-RLS", "ISO-OWNER", "ISO-GRANTS"):
-        return f"{n['tables']} tenant table(s) in {n['tenant_schemas']} tenant schema(s), {n['isolated']} isolated"
+        return (f"{n['tables']} tenant table(s) in {n['tenant_schemas']} tenant schema(s), {n['isolated']} isolated; "
+                f"{n['untenanted']} allowed without tenant_id, {n['untenanted_isolated']} of them isolated")
+    if check_id == "ISO-WRITE":
+        return (f"{n['unsecured']} tenant-schema table(s) without row security, {n['version_tables']} version "
+                f"table(s): {s.app_role} may write none of them and holds nothing on the version tables")
+    if check_id == "ISO-PINS":
+        return f"{n['tenant_dependencies']} dependency(ies) on tenant-schema objects, none from outside the schema"
     if check_id == "ISO-PARTITION":
         return f"{n['partitions']} partition(s) isolated"
     if check_id == "ISO-PERMISSIVE":
@@ -191,7 +204,7 @@ def _examined(check_id: str, n: dict[str, int], s: Settings) -> str:
     if check_id == "ISO-ID-LEAK":
         return f"{n['catalog_texts']} catalog text(s) searched, no registered tenant id"
     if check_id == "ISO-SEQUENCE":
-        return f"{n['sequences']} sequence(s) in tenant schemas, USAGE only for {s.app_role}"
+        return f"{n['sequences']} sequence(s) in tenant schemas, none usable by {s.app_role}; no serial column"
     return "as expected"
 
 
@@ -210,12 +223,15 @@ def iso_checks(ctx: Context) -> list[Check]:
     """Every ISO posture check; if the catalog query cannot run, each is ERROR with the reason."""
     s = ctx.settings
     try:
-        findings, counts = collect(ctx.master_db, s)
+        # The catalog's pg_get_* calls lock the tables they describe: under a LOCK TABLE the statement
+        # gives up (the session's lock_timeout) and the ERROR names the holder.
+        with locks.named_waits(ctx.master_db, "verify posture", after_s=0.25, every_s=0.25):
+            findings, counts = collect(ctx.master_db, s)
     except Exception as exc:  # noqa: BLE001 - fail closed: every ISO check ERRORs with the reason
         try:
             ctx.master_db.rollback()
         except Exception:  # noqa: BLE001 - a failed rollback must not hide the first error
             pass
-        reason = f"{type(exc).__name__}: {db.first_line(exc)}"
+        reason = str(exc) if isinstance(exc, ToolkitError) else f"{type(exc).__name__}: {db.first_line(exc)}"
         return [errored(c.id, c.title, reason, c.expected) for c in ISO_CHECKS]
     return evaluate(s, findings, counts)
