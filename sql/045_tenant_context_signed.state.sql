@@ -1,6 +1,8 @@
 -- 045_tenant_context_signed.state.sql: what 045_tenant_context_signed.sql declares, as one row.
 -- The key table's shape and privileges, not its rows: the keys belong to the
--- bootstrap's context-key step, which reports its own changes.
+-- bootstrap's context-key step, which reports its own changes. The functions'
+-- definitions (SECURITY DEFINER and SET clauses included), owners, privileges
+-- and comments, migration_context's in both modes.
 SELECT t.oid IS NOT NULL AS key_table,
        pg_catalog.pg_get_userbyid(t.relowner) AS key_table_owner,
        t.relacl::text AS key_table_acl,
@@ -21,11 +23,17 @@ SELECT t.oid IS NOT NULL AS key_table,
        ctf.proacl::text AS verifier_acl,
        pg_catalog.obj_description(ctf.oid, 'pg_proc') AS verifier_comment,
        pg_catalog.md5(pg_catalog.pg_get_functiondef(st.oid)) AS set_tenant_definition,
+       pg_catalog.pg_get_userbyid(st.proowner) AS set_tenant_owner,
        st.proacl::text AS set_tenant_acl,
-       pg_catalog.obj_description(st.oid, 'pg_proc') AS set_tenant_comment
+       pg_catalog.obj_description(st.oid, 'pg_proc') AS set_tenant_comment,
+       pg_catalog.md5(pg_catalog.pg_get_functiondef(mc.oid)) AS migration_context_definition,
+       pg_catalog.pg_get_userbyid(mc.proowner) AS migration_context_owner,
+       mc.proacl::text AS migration_context_acl,
+       pg_catalog.obj_description(mc.oid, 'pg_proc') AS migration_context_comment
 FROM (SELECT 1) AS one
 LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = {tenancy_schema_name}
 LEFT JOIN pg_catalog.pg_class t ON t.relnamespace = n.oid AND t.relname = 'context_keys' AND t.relkind = 'r'
 LEFT JOIN pg_catalog.pg_proc pads ON pads.pronamespace = n.oid AND pads.proname = 'context_key_pads'
 LEFT JOIN pg_catalog.pg_proc ctf ON ctf.pronamespace = n.oid AND ctf.proname = 'current_tenant_id'
-LEFT JOIN pg_catalog.pg_proc st ON st.pronamespace = n.oid AND st.proname = 'set_tenant';
+LEFT JOIN pg_catalog.pg_proc st ON st.pronamespace = n.oid AND st.proname = 'set_tenant'
+LEFT JOIN pg_catalog.pg_proc mc ON mc.pronamespace = n.oid AND mc.proname = 'migration_context';

@@ -177,8 +177,14 @@ def _forged(sg: Signed) -> dict[str, str]:
         "globex token beyond the longest lifetime": ct.mint(cur, globex, sg.s.context_token_max_ttl_s * 3),
         "globex token under an unknown key": ct.mint(stranger, globex),
         "upper-case copy of a valid token": sg.token("globex").upper(),
+        "globex token with the separator before its MAC changed": _separator(sg.token("globex")),
         "empty": "",
     }
+
+
+def _separator(token: str, byte: str = "x") -> str:
+    """``token`` with the byte between the signed part and the MAC (which the MAC does not cover) changed."""
+    return token[:-65] + byte + token[-64:]
 
 
 def test_acme_token_reads_acme_only_and_no_forged_globex_context_reads_or_writes(signed: Signed):
@@ -352,7 +358,7 @@ def test_verify_iso_signed_passes_then_fails_on_a_verifier_that_trusts_the_setti
     iso = checks["ISO-SIGNED"]
     assert iso["status"] == "PASS", iso
     assert "A's token reads 2 rows, 0 of another tenant" in iso["actual"]
-    assert "7 forged contexts for B, each via set_tenant (refused) and the setting: 0 rows read, 0 written" \
+    assert "9 forged contexts for B, each via set_tenant (refused) and the setting: 0 rows read, 0 written" \
         in iso["actual"]
     assert "no privilege on tenancy.context_keys; select refused" in iso["actual"]
     assert checks["SEC-CONTEXT-KEY"]["status"] == "SKIP"  # needs AWS; --master-dsn

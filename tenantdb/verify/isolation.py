@@ -36,6 +36,7 @@ from tenantdb.verify import batch
 from tenantdb.verify.batch import Statement, Step
 from tenantdb.verify.context import Context
 from tenantdb.verify.probe import minter
+from tenantdb.verify.signed_context import register_scratch, registered_pair
 
 ID, TITLE = "AC10", "Row-level security proven as app_user (rolled back)"
 EXPECTED = ("A sees only A's rows; no/empty/malformed context sees none; A cannot write B's rows; "
@@ -54,21 +55,34 @@ WRITES = (("insert_b", "policy", "insert of B's row", "insert"),
 def ac10_rls(ctx: Context) -> Check:
     s = ctx.settings
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
-    a_context = minter(ctx)(a)
     conn, how = _app_session(ctx)
     scratch = f"tenantdb_verify_{secrets.token_hex(4)}"
+    # Signed mode: set_tenant refuses a tenant that is not registered. From the master's session A and B are
+    # registered for the probe's transaction only; app_user's own login cannot write the registry, so it
+    # takes two registered tenants (only the scratch table's rows carry their ids).
+    register: dict[str, str] = {}
+    if s.tenant_context == "signed":
+        pair = None if how.startswith("SET ROLE") else registered_pair(ctx)
+        if pair:
+            a, b = pair
+        else:
+            if not how.startswith("SET ROLE"):
+                conn, how = ctx.master_db, "SET ROLE from the master: fewer than two registered tenants for its login"
+            register = {a: f"{scratch}_a", b: f"{scratch}_b"}
+    a_context = minter(ctx)(a)
     res = batch.Results()
     forged = [("empty", ""), ("malformed", "not-a-uuid")]
     if s.tenant_context == "signed":
         forged.append(("unsigned bare id", a))
     leftover = batch.attempts(conn, res, [Step("leftover", "check", sqlfiles.named(
         "verify/probe/leftover", {"schema": sql.Literal(scratch)}))])
-    batch.run(conn, res, [*_statements(conn, s, res, how, scratch, a, b, a_context, forged), leftover],
-              after_failure=[leftover])
+    batch.run(conn, res, [*_statements(conn, s, res, how, scratch, a, b, a_context, forged, register), leftover],
+              after_failure=[leftover], what=f"verify {ID}")
     if "whoami" in res.got and not res.got["whoami"][0]:
         return failed(ID, TITLE, EXPECTED, f"as {s.app_role} ({how})", res.got["whoami"][1].removeprefix("fact:"))
     if res.stopped and not res.got.keys() - {"leftover"}:
-        return errored(ID, TITLE, f"the proof could not run: {res.stopped}", EXPECTED)
+        holders = f"; {res.holders}" if res.holders else ""
+        return errored(ID, TITLE, f"the proof could not run: {res.stopped}{holders}", EXPECTED)
     expected = [("whoami", "require", ""), ("fresh", "check", "current_tenant_id()"), ("rls", "check", "RLS"),
                 ("no_context", "count", "no context"), ("a_sees", "check", "")]
     for i, (label, _) in enumerate(forged):
@@ -80,6 +94,9 @@ def ac10_rls(ctx: Context) -> Check:
     found = [line for key, ok, line in lines if ok and key not in quiet]
     problems = [line for _, ok, line in lines if not ok] + extra
     actual = f"as {s.app_role} ({how}): " + "; ".join(found)
+    lock = batch.met_lock(res, problems, TEXTS)
+    if lock:
+        return errored(ID, TITLE, lock, EXPECTED)
     if problems:
         return failed(ID, TITLE, EXPECTED, actual, "; ".join(problems))
     return passed(ID, TITLE, EXPECTED, actual)
@@ -102,11 +119,13 @@ def _q(name: str, /, **values: sql.Composable) -> sql.Composed:
 
 
 def _statements(conn: psycopg.Connection, s: Settings, res: batch.Results, how: str, scratch: str, a: str, b: str,
-                a_context: str, forged: list[tuple[str, str]]) -> list[Statement]:
+                a_context: str, forged: list[tuple[str, str]], register: dict[str, str]) -> list[Statement]:
     """The whole proof, in order, for one pipeline."""
     tenancy = sql.Identifier(s.tenancy_schema)
     setting = sql.Literal(s.tenant_setting)
     out: list[Statement] = [batch.plain("probe/begin")]
+    if register:  # as the master, for this transaction only
+        out.append((register_scratch(s, register), None))
     if how.startswith("SET ROLE"):
         out.append((_q("as_app_user", app_role=sql.Identifier(s.app_role)), None))
     out.append(batch.attempts(conn, res, [Step("whoami", "require", _q("whoami", app=sql.Literal(s.app_role))),

@@ -53,6 +53,7 @@ from tenantdb.settings import Settings
 from tenantdb.verify import batch
 from tenantdb.verify.batch import Statement, Step
 from tenantdb.verify.context import Context
+from tenantdb.verify.signed_context import register_scratch, registered
 
 ID, TITLE = "ISO-PROBE", "Tenant isolation probed live as app_user (rolled back)"
 EXPECTED = ("no/empty/malformed context: nothing read, writes refused; A cannot read or write B's rows; "
@@ -128,15 +129,18 @@ def _iso_probe(ctx: Context, mint: Callable[[str], str]) -> Check:
     ctx.record_tls(conn, tls[0] if tls else None)
     ids = [str(r["tenant_id"]) for r in registered]
     scratch = f"tenantdb_probe_{secrets.token_hex(4)}"
-    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    a, b, stranger = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
     res = batch.Results()
     forged = _forged(s, a)
-    statements = [*_rows(conn, s, res, scratch, a, b, forged, mint(a)),
-                  *_real_tables(s, res, [mint(t) for t in (str(uuid.uuid4()), *ids)], _forged(s, ids[0] if ids else a)),
+    # Signed mode: set_tenant refuses a tenant that is not registered, so the probe's own tenants are
+    # registered for its rolled-back transaction (by the master, before it becomes the migrator and app_user).
+    register = {a: f"{scratch}_a", b: f"{scratch}_b", stranger: f"{scratch}_s"} if s.tenant_context == "signed" else {}
+    statements = [*_rows(conn, s, res, scratch, a, b, forged, mint(a), register),
+                  *_real_tables(s, res, [mint(t) for t in (stranger, *ids)], _forged(s, ids[0] if ids else a)),
                   batch.plain("probe/rollback"),
-                  *_pooled(conn, s, res, mint(str(uuid.uuid4())), as_app=True)]
+                  *_pooled(conn, s, res, *_pooled_context(s, mint, ids), as_app=True)]
     leftover = _leftover(conn, res, scratch)
-    batch.run(conn, res, [*statements, leftover], after_failure=[leftover])
+    batch.run(conn, res, [*statements, leftover], after_failure=[leftover], what=f"verify {ID}")
     expected = [("whoami", "require", "")]
     expected += [(f"ctx{i}.{key}", kind, what.format(label=label)) for i, (label, _) in enumerate(forged)
                  for key, kind, what, _ in BLIND]
@@ -148,10 +152,17 @@ def _iso_probe(ctx: Context, mint: Callable[[str], str]) -> Check:
     found, problems = _sort(res, expected, forged)
     actual = f"as {s.app_role} (SET ROLE from the master): {len(found)} held"
     if res.stopped and not res.got.keys() - {"leftover"}:
-        return errored(ID, TITLE, f"the probe could not run: {res.stopped}", EXPECTED)
+        return errored(ID, TITLE, f"the probe could not run: {res.stopped}{_holders(res)}", EXPECTED)
+    lock = batch.met_lock(res, problems)
+    if lock:
+        return errored(ID, TITLE, lock, EXPECTED)
     if problems:
         return failed(ID, TITLE, EXPECTED, actual, "; ".join(problems))
     return passed(ID, TITLE, EXPECTED, actual, "; ".join(found))
+
+
+def _holders(res: batch.Results) -> str:
+    return f"; {res.holders}" if res.holders else ""
 
 
 def _forged(s: Settings, a: str) -> list[tuple[str, str | None]]:
@@ -203,11 +214,13 @@ def _summary(outcomes: list[str]) -> str | None:
 # ----- the scratch table ---------------------------------------------------------
 
 def _rows(conn: psycopg.Connection, s: Settings, res: batch.Results, scratch: str, a: str, b: str,
-          forged: list[tuple[str, str | None]], a_context: str) -> list[Statement]:
+          forged: list[tuple[str, str | None]], a_context: str, register: dict[str, str]) -> list[Statement]:
     """As the master then the migrator: a tenant-like schema, a table, rows of A and B, isolation on;
     then as app_user the invalid contexts, A's context set with the helper, and A's attempts."""
     table = sql.Identifier(scratch, "probe")
     setup: list[Statement] = [batch.plain("probe/begin"), *((q, None) for q in roles.tenant_schema_sql(s, scratch))]
+    if register:
+        setup.append((register_scratch(s, register), None))
     setup += [(_q("as_migrator", migrator=sql.Identifier(s.migrator_role)), None),
               (_q("create_table", table=table), None),
               # Rows go in before isolation, so this session never sets a tenant context before the "unset" reads.
@@ -253,7 +266,17 @@ def _real_tables(s: Settings, res: batch.Results, contexts: list[str],
 
 # ----- pooled connections and what is left behind --------------------------------
 
-def _pooled(conn: psycopg.Connection, s: Settings, res: batch.Results, context: str,
+def _pooled_context(s: Settings, mint: Callable[[str], str], ids: list[str]) -> tuple[str, bool]:
+    """(context, set through the helper?) for the pooled test, which commits: a registered tenant's (the
+    helper accepts no other in signed mode, and a scratch registration would commit with it); in signed
+    mode with none registered, the token goes straight to the setting, transaction-locally as the helper
+    writes it."""
+    if s.tenant_context != "signed":
+        return mint(str(uuid.uuid4())), True
+    return (mint(ids[0]), True) if ids else (mint(str(uuid.uuid4())), False)
+
+
+def _pooled(conn: psycopg.Connection, s: Settings, res: batch.Results, context: str, helper: bool,
             as_app: bool) -> list[Statement]:
     """A context set by the helper (transaction-local) in a transaction that commits is gone in the next
     transaction on the same connection; as app_user (SET LOCAL ROLE from the master, or its own login)."""
@@ -261,7 +284,8 @@ def _pooled(conn: psycopg.Connection, s: Settings, res: batch.Results, context: 
     tenancy = sql.Identifier(s.tenancy_schema)
     setting = sql.Literal(s.tenant_setting)
     check = Step("pooled", "check", _q("pooled_after", setting=setting, tenancy=tenancy))
-    return [batch.plain("probe/begin"), *role, (_q("set_tenant", tenancy=tenancy), (context,)),
+    put = _q("set_tenant", tenancy=tenancy) if helper else _q("set_context", setting=setting)
+    return [batch.plain("probe/begin"), *role, (put, (context,)),
             batch.plain("probe/commit"), batch.plain("probe/begin"), *role, batch.attempts(conn, res, [check]),
             batch.plain("probe/rollback")]
 
@@ -282,17 +306,19 @@ def _role_check(ctx: Context, mint: Callable[[str], str]) -> Check:
         conn = ctx.connect(s.app_role, ctx.app_target())
     except Exception as exc:  # noqa: BLE001 - cannot run: ERROR, never PASS
         return errored(ROLE_ID, ROLE_TITLE, f"cannot log in as {s.app_role}: {db.first_line(exc)}", ROLE_EXPECTED)
-    return probe_set_role(conn, s, ctx.master.target.user, mint)
+    ids = registered(ctx, 1) if s.tenant_context == "signed" else []
+    return probe_set_role(conn, s, ctx.master.target.user, mint, ids)
 
 
 def probe_set_role(conn: psycopg.Connection, s: Settings, master: str,
-                   mint: Callable[[str], str] = lambda tenant: tenant) -> Check:
+                   mint: Callable[[str], str] = lambda tenant: tenant, ids: list[str] | None = None) -> Check:
     """On app_user's own login, one pipeline: SET ROLE to each privileged role fails; SET LOCAL does not leak."""
     res = batch.Results()
     wanted = sorted({s.migrator_role, s.platform_admin_role, s.master_username, master})
     steps = [Step("session_user", "require", _q("session_user", app=sql.Literal(s.app_role)))]
     steps += [Step(f"role{i}", "refused", _q("set_role", role=sql.Identifier(r))) for i, r in enumerate(wanted)]
-    batch.run(conn, res, [batch.attempts(conn, res, steps), *_pooled(conn, s, res, mint(str(uuid.uuid4())), False)])
+    pooled = _pooled(conn, s, res, *_pooled_context(s, mint, ids or []), False)
+    batch.run(conn, res, [batch.attempts(conn, res, steps), *pooled], what=f"verify {ROLE_ID}")
     if "session_user" in res.got and not res.got["session_user"][0]:
         who = res.got["session_user"][1].removeprefix("fact:")
         return failed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, who, f"not logged in as {s.app_role}")
@@ -304,7 +330,10 @@ def probe_set_role(conn: psycopg.Connection, s: Settings, master: str,
     problems = [line for _, ok, line in lines if not ok] + extra
     actual = f"on {s.app_role}'s own login: {len(found)} held"
     if res.stopped and not res.got:
-        return errored(ROLE_ID, ROLE_TITLE, f"the probe could not run: {res.stopped}", ROLE_EXPECTED)
+        return errored(ROLE_ID, ROLE_TITLE, f"the probe could not run: {res.stopped}{_holders(res)}", ROLE_EXPECTED)
+    lock = batch.met_lock(res, problems)
+    if lock:
+        return errored(ROLE_ID, ROLE_TITLE, lock, ROLE_EXPECTED)
     if problems:
         return failed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, actual, "; ".join(problems))
     return passed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, actual, "; ".join(found))

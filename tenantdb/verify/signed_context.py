@@ -6,10 +6,18 @@ inside a transaction that is rolled back: a scratch table holding rows of two
 tenants A and B under the tenant policy; A's valid token reads A's rows only;
 then every forged context for B (a bare uuid, a wrong MAC, A's token with B's
 id, an expired token, one beyond the longest lifetime, one under an unknown
-key, an altered copy of a valid token), each through the helper (which must
-refuse it) and written to the setting directly, reads none of B's rows and
-writes none; and app_user holds no privilege on the key table and cannot
-select from it.
+key, one whose separator before the MAC is changed, a valid token of a tenant
+that is not registered, an altered copy of a valid token), each through the
+helper (which must refuse it) and written to the setting directly, reads none
+of B's rows and writes none; and app_user holds no privilege on the key table
+and cannot select from it.
+
+set_tenant accepts only a registered tenant's token, so A and B are registered:
+from the master's session, two scratch tenants registered inside the probe's
+transaction (rolled back with it); on app_user's own login, which cannot write
+the registry, the first two registered tenants (their rows are never touched:
+the probe reads and writes only its scratch table). With fewer than two, the
+probe runs from the master's session and says so.
 
 The attempts run on the one probe engine (tenantdb/verify/batch.py,
 sql/verify/probe/attempts.sql): each in its own undone sub-transaction, judged
@@ -41,6 +49,7 @@ import psycopg
 from botocore.exceptions import ClientError
 from psycopg import sql
 
+from tenantdb.database import connection as db
 from tenantdb.database import context_key as keys
 from tenantdb.database import context_token as ct
 from tenantdb.database import sqlfiles
@@ -76,32 +85,66 @@ TEXTS = batch.Texts(rows="{what} read {n} of B's rows", touched="{what} touched 
 def iso_signed(ctx: Context) -> Check:
     if ctx.settings.tenant_context != "signed":
         return _plain_database(ctx)
-    return probe_as(ctx, *_app_session(ctx))
+    tenants = registered_pair(ctx) if ctx.via_aws else None
+    return probe_as(ctx, *_app_session(ctx, tenants), tenants=tenants)
 
 
-def probe_as(ctx: Context, conn: psycopg.Connection, how: str) -> Check:
+def probe_as(ctx: Context, conn: psycopg.Connection, how: str,
+             tenants: tuple[str, str] | None = None) -> Check:
     """ISO-SIGNED in signed mode on ``conn``: app_user's own login, or the master's session when ``how``
-    says "SET ROLE" (the probe's transaction then becomes app_user)."""
+    says "SET ROLE" (the probe's transaction then becomes app_user). A and B: on the master's session two
+    scratch tenants it registers in the probe's transaction; on app_user's own login ``tenants`` (default:
+    the first two registered, read by the master)."""
     s = ctx.settings
     ring = ctx.key_ring  # read with the catalog
-    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    scratch = how.startswith("SET ROLE")
+    if scratch:
+        a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    else:
+        pair = tenants or registered_pair(ctx)
+        if pair is None:
+            raise ToolkitError(f"ISO-SIGNED on {s.app_role}'s own login needs two registered tenants")
+        a, b = pair
     tried = forged(ring, a, b, s.context_token_max_ttl_s)
     probe = Probe(s, f"tenantdb_signed_{secrets.token_hex(4)}", a, b, list(tried), ctx.tls_pending(conn))
-    _run_probe(ctx, conn, how, probe, [ring.mint(a, 60), *tried.values()])
+    _run_probe(ctx, conn, how, probe, [ring.mint(a, 60), *tried.values()], register=scratch)
     got = probe.res.got
     if "whoami" in got and not got["whoami"][0]:
         return failed(ID, TITLE, EXPECTED, f"as {s.app_role} ({how})", got["whoami"][1].removeprefix("fact:"))
     if probe.res.stopped and not got.keys() - {"tls"}:
         return errored(ID, TITLE, f"the probe could not run: {probe.res.stopped}", EXPECTED)
     found, problems = judge(probe)
+    lock = batch.met_lock(probe.res, problems)  # a LOCK TABLE in the way: could not judge, not a finding
+    if lock:
+        return errored(ID, TITLE, lock, EXPECTED)
     actual = f"as {s.app_role} ({how}): " + "; ".join(found)
     return (failed if problems else passed)(ID, TITLE, EXPECTED, actual, "; ".join(problems))
 
 
-def _app_session(ctx: Context) -> tuple[psycopg.Connection, str]:
-    if ctx.via_aws:
+def _app_session(ctx: Context, tenants: tuple[str, str] | None) -> tuple[psycopg.Connection, str]:
+    if ctx.via_aws and tenants:
         return ctx.open("app_user", ctx.app_target()), "login from the connection secret"
+    if ctx.via_aws:
+        return ctx.master_db, "SET ROLE from the master: fewer than two registered tenants for the secret's login"
     return ctx.master_db, "SET ROLE from the master"
+
+
+def registered(ctx: Context, limit: int) -> list[str]:
+    """The first ``limit`` registered tenants, read by the master (app_user may not read the registry):
+    the tenants a probe on app_user's own login may set through set_tenant, which refuses any other."""
+    s = ctx.settings
+    query = sqlfiles.named("verify/registered_tenants", {
+        "registry": sql.Identifier(s.tenancy_schema, "tenants"), "max_tenants": sql.Literal(limit)})
+    rows = db.read_only_batch(ctx.master_db, [query])[0]
+    if isinstance(rows, BaseException):
+        raise rows
+    return [str(r["tenant_id"]) for r in rows]
+
+
+def registered_pair(ctx: Context) -> tuple[str, str] | None:
+    """The first two registered tenants, or None when there are fewer."""
+    ids = registered(ctx, 2)
+    return (ids[0], ids[1]) if len(ids) == 2 else None
 
 
 def forged(ring: ct.KeyRing, a: str, b: str, max_ttl_s: int) -> dict[str, str]:
@@ -115,8 +158,15 @@ def forged(ring: ct.KeyRing, a: str, b: str, max_ttl_s: int) -> dict[str, str]:
         "expired": ct.mint(cur, b, 60, now=time.time() - 120),
         "beyond the longest lifetime": ct.mint(cur, b, max_ttl_s + ct.CLOCK_SKEW_S + 60),
         "unknown or retired key": ct.mint(ct.new_key(), b, 60),
+        "separator before the MAC changed": _separator(ring.mint(b, 60)),
+        "valid token of an unregistered tenant": ring.mint(str(uuid.uuid4()), 60),
         "altered copy of a valid token": ring.mint(b, 60)[:-1] + "x",
     }
+
+
+def _separator(token: str) -> str:
+    """``token`` with the byte between the signed part and the MAC changed: the MAC does not cover it."""
+    return token[:-65] + "x" + token[-64:]
 
 
 def _q(name: str, /, **values: sql.Composable) -> sql.Composed:
@@ -191,12 +241,16 @@ class Probe:
         self.part[key] = part
 
 
-def _run_probe(ctx: Context, conn: psycopg.Connection, how: str, probe: Probe, contexts: list[str]) -> None:
+def _run_probe(ctx: Context, conn: psycopg.Connection, how: str, probe: Probe, contexts: list[str], *,
+               register: bool) -> None:
     """The whole probe as one pipeline (one round trip), rolled back; with the TLS facts of app_user's own
-    connection when it has just been opened for it."""
+    connection when it has just been opened for it. ``register``: as the master, A and B are registered
+    first (for the transaction only)."""
     s = ctx.settings
     tenancy = sql.Identifier(s.tenancy_schema)
     setup: list[Statement] = [batch.plain("probe/begin")]
+    if register:
+        setup.append((register_scratch(s, {probe.a: f"{probe.name}_a", probe.b: f"{probe.name}_b"}), None))
     if how.startswith("SET ROLE"):
         setup.append(batch.plain("probe/as_app_user", app_role=sql.Identifier(s.app_role)))
     setup += [(batch.q("probe/stash_contexts"), (contexts,)),  # the tokens: a bound parameter, nowhere else
@@ -204,10 +258,18 @@ def _run_probe(ctx: Context, conn: psycopg.Connection, how: str, probe: Probe, c
               batch.plain("probe/seed_rows", table=probe.table, a=sql.Literal(probe.a), b=sql.Literal(probe.b)),
               batch.plain("isolation/enable_rls", table=probe.table),
               batch.plain("isolation/create_policy", table=probe.table, tenancy=tenancy)]
-    batch.run(conn, probe.res, [*setup, batch.attempts(conn, probe.res, probe.steps), batch.plain("probe/rollback")])
+    batch.run(conn, probe.res, [*setup, batch.attempts(conn, probe.res, probe.steps), batch.plain("probe/rollback")],
+              what=f"verify {ID}")
     if probe.tls:
         ok, fact = probe.res.got.get("tls", (False, ""))
         ctx.record_tls(conn, json.loads(fact.removeprefix("fact:")) if ok else None)
+
+
+def register_scratch(s: Settings, slugs: dict[str, str]) -> sql.Composed:
+    """As the master, in a probe's transaction: these tenants (id -> slug) registered until it rolls back."""
+    return _q("register", registry=sql.Identifier(s.tenancy_schema, "tenants"),
+              prefix=sql.Literal(s.tenant_schema_prefix), ids=sql.Literal(list(slugs)),
+              slugs=sql.Literal(list(slugs.values())))
 
 
 def judge(probe: Probe) -> tuple[list[str], list[str]]:
