@@ -28,7 +28,7 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeou
 # mode clients use, and the story's (Story 0.4 AC9, task 6.2). ``uri`` holds no password
 # (tenantdb.database.app_secrets says why): a rotation changes ``password`` and nothing else.
 SECRET_KEYS: tuple[str, ...] = ("engine", "host", "port", "dbname", "database", "username", "password",
-                                "sslmode", "ssl", "uri")
+                                "sslmode", "ssl", "options", "uri")
 
 CURRENT, PENDING = "AWSCURRENT", "AWSPENDING"
 """Secrets Manager's staging labels: the value clients read, and a rotation's new value until it is tested."""

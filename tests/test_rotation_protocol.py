@@ -4,7 +4,8 @@ function's four steps in-process (tests/rotation_function.py), for both applicat
 
 After it: every key but ``password`` is what it was (the function copies them), the old
 password is refused and the new one logs in over TLS, every form of docs/connecting.md
-connects, `tenantdb verify --env local` exits 0 with AC9 and SEC-MIGRATOR PASS, and a
+connects with search_path pinned (the copied ``options`` and ``uri`` still carry the pin),
+`tenantdb verify --env local` exits 0 with AC9 and SEC-MIGRATOR PASS, and a
 bootstrap rerun keeps the rotated passwords. A rotation caught half-way stops the bootstrap
 before it changes anything.
 """
@@ -97,9 +98,8 @@ def test_a_rotation_as_aws_runs_it_keeps_both_secrets_and_every_form_working(
     for role in ("app", "migrator"):
         name = s.connection_secret_name if role == "app" else s.migrator_secret_name
         user = names(s)[name]
-        for form, (current_user, tls) in client_forms.every_form(local_cli.overlay, s, aws.secret_json(name),
-                                                                 net, role).items():
-            assert (current_user, tls) == (user, True), form
+        for form, got in client_forms.every_form(local_cli.overlay, s, aws.secret_json(name), net, role).items():
+            assert (got.user, got.tls, got.pinned) == (user, True, True), (form, got)
 
     verify = local_cli("verify", "--env", "local", "--format", "json")
     got = checks_of(verify)

@@ -114,10 +114,14 @@ def test_bootstrap_fills_the_secret_and_verify_passes_everything(dev: Live, caps
     assert secret["username"] == s.app_role and secret["dbname"] == secret["database"] == s.db_name
     assert len(secret["password"]) >= 32
     # No key derived from the others holds the password: a rotation changes only `password`.
-    assert secret["uri"] == f"postgresql://app_user@{address}:5432/qualisys_master?sslmode=require"
+    # The uri and the options key pin search_path at connect time: a role-level search_path that
+    # app_user plants cannot reach a client that connects with either.
+    assert secret["uri"] == (f"postgresql://app_user@{address}:5432/qualisys_master?sslmode=require"
+                             "&options=-c%20search_path%3Dpg_catalog%2Cpublic%2Cpg_temp")
+    assert secret["options"] == "-c search_path=pg_catalog,public,pg_temp"
     assert (secret["sslmode"], secret["ssl"]) == ("require", True)
     assert aws_mod.SECRET_KEYS == ("engine", "host", "port", "dbname", "database", "username", "password",
-                                   "sslmode", "ssl", "uri")
+                                   "sslmode", "ssl", "options", "uri")
     assert secret["password"] not in out + err
 
     # The secret's credentials log in as app_user over TLS (through the tunnel endpoint).

@@ -2,12 +2,19 @@
 their shape, how the bootstrap fills them, and the consistency rule verify checks.
 
 Design (docs/security.md, "Rotation"): every key derived from others holds no password.
-``uri`` is ``postgresql://USER@HOST:PORT/DB?sslmode=require``; a client combines it with
+``uri`` is ``postgresql://USER@HOST:PORT/DB?sslmode=require&options=...``; a client combines it with
 the ``password`` key (psycopg's ``password=`` argument, libpq's PGPASSWORD, SQLAlchemy's
 ``URL.set(password=...)``; docs/connecting.md). AWS's single-user rotation function copies
 every key of AWSCURRENT into AWSPENDING and changes only ``password``, so after any
 rotation, by any function, every key is still true. ``ssl: true`` is the key AWS's function
 reads to connect over TLS only (no plaintext fallback); ``sslmode`` is the mode clients use.
+
+Both secrets carry the pin of :data:`CLIENT_SEARCH_PATH`: the ``options`` key (libpq's
+``options``, ``-c search_path=...``) and the same parameter in ``uri``. A setting sent in the
+startup packet outranks the role's own defaults, so a client that connects with either keeps
+its search_path even after app_user runs ``ALTER ROLE app_user SET search_path = <its schema>,
+pg_catalog, public`` (any role may set its own defaults; with CREATE on the database it also
+owns the schema). Both keys are fixed strings, so a rotation that copies them keeps them true.
 
 The bootstrap keeps the password it finds (AWSCURRENT), so it never reverts a rotation;
 while a rotation is in progress (AWSPENDING on a version that is not AWSCURRENT) it
@@ -19,7 +26,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -39,6 +46,20 @@ SSLMODE = "require"
 """The TLS mode the secrets carry: every client encrypts (RDS rds.force_ssl refuses plaintext
 anyway). Clients holding the RDS CA bundle raise it to verify-full (docs/connecting.md)."""
 
+CLIENT_SEARCH_PATH = "pg_catalog, public, pg_temp"
+"""What the application's unqualified names resolve to, pinned by every client of the secrets
+(docs/connecting.md). Built-ins first, then ``public`` (where the bootstrap puts extensions and
+where only its owner, the master, may create: PUBLIC has no CREATE there, ISO-PUBLIC-CREATE),
+temporary objects last (a temporary table cannot shadow a table in ``public``). Never
+``"$user"`` (app_user may create a schema of that name) nor any other schema app_user can
+create in. Tenant tables and the toolkit's functions are always schema-qualified
+(``tenant_acme.orders``, ``tenancy.set_tenant``), so nothing else is needed on the path."""
+
+OPTIONS = "-c search_path=" + CLIENT_SEARCH_PATH.replace(" ", "")
+"""libpq ``options`` that pin :data:`CLIENT_SEARCH_PATH` from the session's start (no spaces:
+libpq splits ``options`` on them). A startup-packet setting is also what RESET ALL and DISCARD
+ALL return to, so a pooled connection keeps it."""
+
 Outcome = tuple[bool, str, bool]
 """(changed, detail, skipped): what a bootstrap step reports."""
 
@@ -49,9 +70,11 @@ def secret_names(s: Settings) -> dict[str, str]:
 
 
 def uri(s: Settings, host: str, role: str) -> str:
-    """The connection string without the password (it never goes stale)."""
-    return (f"postgresql://{quote(role, safe='')}@{host}:{s.port}/{quote(s.db_name, safe='')}"
-            f"?sslmode={SSLMODE}")
+    """The connection string without the password (it never goes stale), pinning search_path:
+    ``?sslmode=require&options=-c%20search_path%3D...`` (percent-encoded, as libpq decodes it;
+    never ``+`` for a space, which libpq would keep)."""
+    query = urlencode({"sslmode": SSLMODE, "options": OPTIONS}, quote_via=quote)
+    return f"postgresql://{quote(role, safe='')}@{host}:{s.port}/{quote(s.db_name, safe='')}?{query}"
 
 
 def secret_value(s: Settings, host: str, password: str, role: str | None = None) -> dict[str, Any]:
@@ -59,14 +82,15 @@ def secret_value(s: Settings, host: str, password: str, role: str | None = None)
     ``database`` and ``uri``."""
     role = role or s.app_role
     return {"engine": "postgres", "host": host, "port": s.port, "dbname": s.db_name, "database": s.db_name,
-            "username": role, "password": password, "sslmode": SSLMODE, "ssl": True, "uri": uri(s, host, role)}
+            "username": role, "password": password, "sslmode": SSLMODE, "ssl": True, "options": OPTIONS,
+            "uri": uri(s, host, role)}
 
 
 def problems(value: dict[str, Any], *, host: str | None, port: int, dbname: str, role: str) -> list[str]:
     """What is inconsistent in a secret's value: fixed keys against the deployment, and each derived
     key against the others. Names keys and parts only: the password's value is never shown."""
     want = {"engine": "postgres", "host": host, "port": port, "dbname": dbname, "database": dbname,
-            "username": role, "sslmode": SSLMODE, "ssl": True}
+            "username": role, "sslmode": SSLMODE, "ssl": True, "options": OPTIONS}
     out = [f"{k} is {value[k]!r}, expected {v!r}" for k, v in want.items()
            if k in value and str(value[k]) != str(v)]
     if isinstance(value.get("uri"), str):
@@ -80,18 +104,35 @@ def _uri_problems(text: str, value: dict[str, Any]) -> list[str]:
     try:
         u = urlsplit(text)
         parts = {"scheme": u.scheme, "user": unquote(u.username or ""), "host": u.hostname, "port": u.port,
-                 "database": unquote(u.path.lstrip("/")), "query": u.query}
+                 "database": unquote(u.path.lstrip("/"))}
         has_password = u.password is not None
     except ValueError:
         return ["uri is not a URL"]
+    query = _libpq_query(u.query)
+    has_password = has_password or "password" in query
     want = {"scheme": "postgresql", "user": value.get("username"), "host": value.get("host"),
-            "port": value.get("port"), "database": value.get("dbname"), "query": f"sslmode={value.get('sslmode')}"}
+            "port": value.get("port"), "database": value.get("dbname")}
     bad = [n for n, got in parts.items() if str(got).lower() != str(want[n]).lower()]
+    if query.get("sslmode") != value.get("sslmode"):
+        bad.append("sslmode")
+    if "options" in query and query["options"] != value.get("options"):
+        bad.append("options")
+    bad += sorted(set(query) - {"sslmode", "options", "password"})
     out = [f"uri differs from the other keys in: {', '.join(bad)}"] if bad else []
+    if "options" not in query:
+        out.append("uri does not pin search_path (no options parameter): a client that connects with it "
+                   "takes whatever search_path its role set on itself; rerun the bootstrap, which rewrites it")
     if has_password:
         out.append("uri holds a password (it goes stale at the first rotation); rerun the bootstrap, "
                    "which rewrites it without one")
     return out
+
+
+def _libpq_query(text: str) -> dict[str, str]:
+    """A URI's query parameters as libpq reads them: ``%XX`` decoded, ``+`` kept, the last of a
+    repeated key wins."""
+    pairs = (item.partition("=") for item in text.split("&") if item)
+    return {unquote(k): unquote(v) for k, _, v in pairs}
 
 
 # ----- the bootstrap's side ------------------------------------------------------------------

@@ -4,7 +4,9 @@
 
 - libpq's variables for the local cluster (the instance's stand-in): PGHOST, PGPORT,
   PGDATABASE, PGUSER, PGSSLMODE=verify-full with PGSSLROOTCERT (the cluster's certificate),
-  and DATABASE_URL, the same without a password (as the secret's ``uri``);
+  PGOPTIONS (the secret's ``options``: search_path pinned at connect time, so a role-level
+  search_path app_user planted cannot reach these sessions), and DATABASE_URL, the same
+  without a password (as the secret's ``uri``);
 - PGPASSWORD as a command substitution that reads the secret's AWSCURRENT password when the
   shell evaluates it: the password is never in this output, in the shell history or in argv;
 - what ``npx cdktf diff|deploy|destroy`` need against the emulator: TENANTDB_SETTINGS (the
@@ -44,6 +46,9 @@ def role_and_secret(s: Settings, role: str) -> tuple[str, str]:
 
 def exports(s: Settings, role: str = "app", overlay: str | os.PathLike[str] | None = None) -> str:
     """The export lines (a shell script for eval). Raises ToolkitError when the environment is not up."""
+    from urllib.parse import quote
+
+    from tenantdb.database.app_secrets import OPTIONS
     from tenantdb.database.master import parse_endpoint
     from tenantdb.infra import terraform
     from tenantdb.local.pipeline import POSTGRES, describe
@@ -55,13 +60,17 @@ def exports(s: Settings, role: str = "app", overlay: str | os.PathLike[str] | No
     down = [name for name, proc in info["processes"].items() if not proc["running"]]
     if down:
         raise ToolkitError(f"local environment: {', '.join(down)} not running; run `tenantdb local up` first")
+    if info["moved"]:
+        raise ToolkitError(f"local environment: {'; '.join(info['moved'])}; run `tenantdb local down` with the "
+                           "settings it was started with, or set the port back")
     host, port = parse_endpoint(s.db_endpoint or "", "settings db_endpoint")
     ca = Cluster(state_dir(s.local_state_dir) / POSTGRES, port, host=host).ca_file
     overlay = overlay or os.environ.get(SETTINGS_ENV_VAR)
     db: dict[str, str] = {
         "PGHOST": host, "PGPORT": str(port), "PGDATABASE": s.db_name, "PGUSER": user,
-        "PGSSLMODE": "verify-full", "PGSSLROOTCERT": str(ca),
-        "DATABASE_URL": f"postgresql://{user}@{host}:{port}/{s.db_name}?sslmode=verify-full&sslrootcert={ca}",
+        "PGSSLMODE": "verify-full", "PGSSLROOTCERT": str(ca), "PGOPTIONS": OPTIONS,
+        "DATABASE_URL": (f"postgresql://{user}@{host}:{port}/{s.db_name}?sslmode=verify-full&sslrootcert={ca}"
+                         f"&options={quote(OPTIONS, safe='')}"),
     }
     aws: dict[str, str] = {
         **({SETTINGS_ENV_VAR: str(Path(overlay).resolve())} if overlay else {}),
