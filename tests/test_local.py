@@ -140,6 +140,46 @@ def test_status_says_what_runs_where(cold_up: Run, overlay: Path, local: setting
     assert "running" in table.stdout and local.db_endpoint in table.stdout
 
 
+def test_a_port_changed_while_running_is_refused(cold_up: Run, overlay: Path,
+                                                 local: settings_mod.Settings, tmp_path: Path) -> None:
+    """Settings whose PostgreSQL port differs from the running cluster's: status says so, env and up
+    refuse before anything changes, and the cluster keeps running where it was."""
+    import tomllib
+
+    values = tomllib.loads(overlay.read_text())
+    values["local"]["local_postgres_port"] = emulator.free_port()
+    moved = apply.emulator_overlay(tmp_path / "moved.toml", values)
+    directory = state.state_dir(local.local_state_dir)
+    before = state.read(directory, "postgres")
+    assert before is not None and before.running
+
+    status = tenantdb(moved, "local", "status", "--format", "json")
+    assert status.returncode == 0, status.stderr
+    said = json.loads(status.stdout)["moved"]
+    assert said == [f"the local postgres runs on port {before.port}, the settings say "
+                    f"{values['local']['local_postgres_port']} (local_postgres_port)"]
+    env = tenantdb(moved, "local", "env")
+    assert env.returncode == 1 and "run `tenantdb local down`" in env.stderr and "export" not in env.stdout
+    up = tenantdb(moved, "local", "up", timeout=120)
+    assert up.returncode == 1, up.stderr[-2000:]
+    assert len(up.stderr.strip().splitlines()) == 1 and "local_postgres_port" in up.stderr
+    assert "Traceback" not in up.stderr and up.seconds < 30
+    after = state.read(directory, "postgres")
+    assert after == before and after.running  # nothing recorded, nothing restarted
+
+
+def test_verify_of_a_local_environment_that_is_not_running_is_one_line(tmp_path: Path) -> None:
+    """Nothing of `local up` runs (a fresh state directory): one line and exit 1, not a report of
+    ERRORs that all say the same."""
+    empty = apply.emulator_overlay(tmp_path / "none.toml", {"local": {
+        "local_state_dir": str(tmp_path / "state"), "local_moto_port": emulator.free_port(),
+        "local_postgres_port": emulator.free_port()}})
+    run = tenantdb(empty, "verify", "--env", "local", timeout=120)
+    assert run.returncode == 1
+    assert run.stderr.strip().endswith("the local environment is not running: tenantdb local up"), run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and run.stdout == ""
+
+
 def test_down_waits_for_a_running_up(cold_up: Run, overlay: Path, local: settings_mod.Settings,
                                      local_down_last: None) -> None:
     """`local up` and `local down` share one lock: down cannot pull the state away under an up."""
@@ -166,6 +206,7 @@ def test_down_waits_for_a_running_up(cold_up: Run, overlay: Path, local: setting
         holder.join()
     out, err = down.communicate(timeout=120)
     assert down.returncode == 0, err
+    assert "another `tenantdb local up|down` is running" in err  # said, not a silent wait
     assert not directory.exists()
     for rec in recorded:
         assert f"stopped pid {rec.pid}" in out

@@ -54,6 +54,7 @@ def up(settings: Settings, fmt: str = "table", overlay: str | os.PathLike[str] |
     progress = progress or Progress()
     _preflight(directory)
     with state.locked(directory):
+        refuse_moved(settings, directory)
         with progress.stage("emulator (moto + fidelity layer)"):
             _ensure_emulator(settings, directory, progress)
         with progress.stage("PostgreSQL cluster"):
@@ -108,6 +109,31 @@ def _preflight(directory: Path) -> None:
         if parent.exists() and not os.stat(parent).st_mode & 0o001:
             raise ToolkitError(f"local_state_dir {directory}: {parent} is not searchable by the postgres user "
                                "(the cluster runs as postgres); chmod o+x it or choose another local_state_dir")
+
+
+def moved(settings: Settings, directory: Path) -> list[str]:
+    """What runs on another port than the settings name: one phrase each (none when all agree).
+
+    A port changed in the settings while the environment runs would otherwise be reported as
+    running (status, env) while the process listens on the old one, and `local up` would
+    fail late with a socket error after recording the new port.
+    """
+    wanted = {emulator.NAME: ("local_moto_port", _port_of(settings.aws_endpoint_url)),
+              POSTGRES: ("local_postgres_port", _db_address(settings)[1])}
+    out = []
+    for name, (field, port) in wanted.items():
+        rec = state.read(directory, name)
+        if rec is not None and rec.running and rec.port != port:
+            out.append(f"the local {name} runs on port {rec.port}, the settings say {port} ({field})")
+    return out
+
+
+def refuse_moved(settings: Settings, directory: Path) -> None:
+    """Refuse, before anything changes, settings whose ports differ from the running environment's."""
+    found = moved(settings, directory)
+    if found:
+        raise ToolkitError(f"{'; '.join(found)}: run `tenantdb local down` with the settings it was "
+                           "started with, or set the port back")
 
 
 def _ensure_emulator(settings: Settings, directory: Path, progress: Progress) -> emulator.Emulator:
@@ -293,6 +319,8 @@ def status(settings: Settings, fmt: str = "table") -> int:
         print(json.dumps(info, indent=2))
         return 0
     print(f"local environment: {info['state_dir']} ({'present' if info['present'] else 'absent'})")
+    for line in info["moved"]:
+        print(f"  moved: {line}; run `tenantdb local down` before changing a port")
     for name, proc in info["processes"].items():
         where = proc.get("address", "")
         print(f"  {name:<9} {'running' if proc['running'] else 'stopped':<8} "
@@ -308,9 +336,10 @@ def describe(settings: Settings) -> dict[str, Any]:
     for name, address in ((emulator.NAME, settings.aws_endpoint_url), (POSTGRES, settings.db_endpoint)):
         rec = state.read(directory, name)
         processes[name] = {"running": bool(rec and rec.running), "pid": rec.pid if rec else None,
-                           "address": address}
+                           "address": address, "port": rec.port if rec else None}
     info: dict[str, Any] = {"environment": settings.environment, "state_dir": str(directory),
-                            "present": directory.exists(), "processes": processes}
+                            "present": directory.exists(), "processes": processes,
+                            "moved": moved(settings, directory)}
     if processes[emulator.NAME]["running"]:
         try:
             from tenantdb.aws import Aws

@@ -7,9 +7,11 @@ still the one we started (a recycled pid has another start time).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,6 +108,26 @@ def _reap(pid: int) -> None:
 
 @contextmanager
 def locked(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock beside the state directory (it survives the directory's removal)."""
-    with file_lock(directory.parent / f".{directory.name}.lock"):
+    """Hold an exclusive lock beside the state directory (it survives the directory's removal).
+
+    When another `local up|down` holds it, say so on stderr once before waiting: a silent wait
+    looks like a hang."""
+    path = directory.parent / f".{directory.name}.lock"
+    if busy(path):
+        print(f"local: another `tenantdb local up|down` is running on {directory}; waiting for it",
+              file=sys.stderr, flush=True)
+    with file_lock(path):
         yield
+
+
+def busy(path: Path) -> bool:
+    """Whether another process holds the lock at ``path`` right now (a try that takes nothing)."""
+    if not path.exists():
+        return False
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
