@@ -43,7 +43,7 @@ import os
 import shutil
 import sys
 import textwrap
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from functools import cache
@@ -91,6 +91,18 @@ def plain(value: object) -> str:
         items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
         return ", ".join(plain(v) for v in items) or "none"
     return str(value)
+
+
+def columns(rows: Sequence[Mapping[str, object]], cols: Sequence[str], *,
+            header: Sequence[str] | None = None) -> list[str]:
+    """Fixed-width columns for people, the one table renderer of every command's listing: a header
+    line (``header``, else the column names), then a line per row; cells as :func:`plain` writes
+    them, two spaces apart, trailing blanks trimmed."""
+    names = list(header or cols)
+    cells = [[plain(r.get(c)) for c in cols] for r in rows]
+    widths = [max([len(n)] + [len(row[i]) for row in cells]) for i, n in enumerate(names)]
+    return ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
+            for line in [names, *cells]]
 
 
 @dataclass(frozen=True)

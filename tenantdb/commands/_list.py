@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from tenantdb import checks
+from tenantdb import checks, report
 from tenantdb.errors import UsageError
 
 COLUMNS = ("id", "title", "requirement")
@@ -36,9 +36,7 @@ def render(stage: str, fmt: str) -> str:
     rows = [{k: getattr(c, k) for k in COLUMNS} for c in checks.stage(stage)]
     if fmt == "json":
         return json.dumps({"stage": stage, "checks": rows}, indent=2)
-    widths = [max(len(k), *(len(r[k]) for r in rows)) for k in COLUMNS[:-1]]
-    lines = ["  ".join(k.upper().ljust(w) for k, w in zip(COLUMNS, [*widths, 0], strict=True)).rstrip()]
-    lines += ["  ".join(r[k].ljust(w) for k, w in zip(COLUMNS, [*widths, 0], strict=True)).rstrip() for r in rows]
+    lines = report.columns(rows, COLUMNS, header=[k.upper() for k in COLUMNS])
     return "\n".join(lines) + f"\n{len(rows)} {stage} checks\n"
 
 
