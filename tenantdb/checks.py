@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from tenantdb.errors import first_line
+
 STAGES = ("check", "verify")
 
 
@@ -321,8 +323,7 @@ def _call(c: Control, ref: str, call: Callable[..., Any], errored: Callable[...,
             raise TypeError(f"{ref} returned {type(got).__name__}, not report checks")
         return out
     except Exception as exc:  # noqa: BLE001 - a check that could not run is ERROR, never PASS
-        text = str(exc).strip()
-        return [errored(c.id, c.title, f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": "))]
+        return [errored(c.id, c.title, f"{type(exc).__name__}: {first_line(exc)}")]
 
 
 def _titled(check: Any, c: Control, errored: Callable[..., Any]) -> Any:

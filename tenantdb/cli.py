@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from tenantdb import report
 from tenantdb import settings as settings_mod
 from tenantdb.commands import _options
-from tenantdb.errors import ToolkitError, UsageError
+from tenantdb.errors import ToolkitError, UsageError, first_line
 
 COMMANDS: dict[str, str] = {
     "synth": "tenantdb.commands.synth",
@@ -81,8 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        first = (str(exc).strip().splitlines() or [""])[0]
-        print(f"tenantdb: error: unexpected {type(exc).__name__}: {first} (rerun with --debug)", file=sys.stderr)
+        print(f"tenantdb: error: unexpected {type(exc).__name__}: {first_line(exc)} (rerun with --debug)",
+              file=sys.stderr)
         return 1
 
 

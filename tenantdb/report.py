@@ -50,6 +50,8 @@ from functools import cache
 from typing import TextIO
 from xml.etree import ElementTree as ET
 
+from tenantdb.errors import first_line
+
 SCHEMA_VERSION = 2
 """Version of the JSON shape above (and of the JUnit properties); bumped when either changes."""
 
@@ -151,8 +153,7 @@ def run_check(id: str, title: str, fn: Callable[[], Check | Iterable[Check]]) ->
     try:
         out = fn()
     except Exception as exc:  # noqa: BLE001 - the verifier must never turn a crash into a PASS
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return [errored(id, title, f"{type(exc).__name__}: {reason}")]
+        return [errored(id, title, f"{type(exc).__name__}: {first_line(exc)}")]
     return [out] if isinstance(out, Check) else list(out)
 
 

@@ -31,6 +31,7 @@ from weakref import WeakKeyDictionary
 import psycopg
 
 from tenantdb.database import sqlfiles
+from tenantdb import errors
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
@@ -134,8 +135,9 @@ class ConnectError(ToolkitError):
 
 
 def first_line(exc: BaseException) -> str:
-    """The first meaningful line of a driver error, with libpq's preamble removed."""
-    text = " ".join(str(exc).split("\n")[:1]).strip() or type(exc).__name__
+    """The first meaningful line of a driver error (:func:`tenantdb.errors.first_line`), with libpq's
+    preamble removed."""
+    text = errors.first_line(exc)
     # libpq: 'connection failed: connection to server at "h" (ip), port p failed: FATAL:  reason'
     if "failed: " in text:
         text = text.rsplit("failed: ", 1)[1]

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
 MASTER = "@master"
@@ -110,7 +109,7 @@ class Role:
 
         ``master_changeable`` leaves out SUPERUSER, BYPASSRLS and REPLICATION: on
         PostgreSQL 15 even naming them in ALTER ROLE needs a superuser, which the
-        RDS master is not (checked separately, see :func:`superuser_only_drift`).
+        RDS master is not (checked separately, see :func:`superuser_only_fixes`).
         """
         words = [("LOGIN", self.login), ("CREATEDB", self.createdb), ("CREATEROLE", self.createrole),
                  ("INHERIT", self.inherit)]
@@ -207,9 +206,6 @@ def reporting(s: Settings) -> Role:
 
 PUBLIC_ON_SCHEMA_PUBLIC = Grant("schema", ("USAGE",), "public")
 """What PUBLIC keeps on schema public: USAGE, never CREATE (sql/020_database_grants.sql)."""
-
-EXTENSIONS = ("pg_stat_statements",)
-"""Extensions the bootstrap creates (sql/030_extensions.sql); the access stack declares the same."""
 
 TERRAFORM_GRANTS = ("database", "schema")
 """Grant kinds the access stack manages. Grants on objects inside the toolkit's schema
@@ -400,38 +396,6 @@ def superuser_only_fixes(s: Settings, live: list[dict]) -> list[sql.Composable]:
             words = " ".join(w if declared[c] else "NO" + w for c, w in wrong)
             fixes.append(sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(row["rolname"]), sql.SQL(words)))
     return fixes
-
-
-def superuser_only_drift(conn: psycopg.Connection, s: Settings) -> list[str]:
-    """Statements a superuser must run to bring the roles' SUPERUSER/BYPASSRLS/REPLICATION back."""
-    from psycopg.rows import dict_row
-
-    with conn.cursor(row_factory=dict_row) as cur:
-        live = cur.execute("SELECT rolname, rolsuper, rolbypassrls, rolreplication FROM pg_catalog.pg_roles "
-                           "WHERE rolname = ANY(%s)", ([r.name for r in model(s).owned_here],)).fetchall()
-    return [f.as_string(conn) for f in superuser_only_fixes(s, live)]
-
-
-def apply(conn: psycopg.Connection, s: Settings) -> tuple[bool, str]:
-    """Run :func:`script` in one transaction; (changed, detail) measured by :func:`fingerprint`.
-
-    Stops, changing nothing, when a role holds an attribute only a superuser can remove.
-    """
-    with conn.transaction():
-        fixes = superuser_only_drift(conn, s)
-        if fixes:
-            raise ToolkitError(f"a role holds an attribute only a superuser can remove (PostgreSQL 15); a superuser "
-                               f"must run: {'; '.join(fixes)}; on RDS, where there is none, drop the role and rerun "
-                               "the bootstrap to recreate it; nothing was changed")
-        before = fingerprint(conn, s)
-        conn.execute(script(s))
-        after = fingerprint(conn, s)
-    names = ", ".join(r.name for r in model(s).owned_here)
-    if before == after:
-        return False, f"{names} as declared"
-    existed = {row[0] for row in before}
-    created = [row[0] for row in after if row[0] not in existed]
-    return True, (f"created {', '.join(created)}" if created else f"converged {names}")
 
 
 def tenant_schema_sql(s: Settings, schema: str) -> list[sql.Composable]:

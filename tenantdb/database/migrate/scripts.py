@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenantdb.errors import UsageError
+from tenantdb.errors import UsageError, first_line
 from tenantdb.paths import PROJECT_ROOT
 
 EXTRA_HINT = "pip install 'tenantdb[migrations]' (Alembic and SQLAlchemy)"
@@ -109,7 +109,7 @@ def load(directory: Path, to: str | None = None) -> Scripts:
         script = ScriptDirectory(str(directory))
         heads = tuple(script.get_heads())
     except CommandError as exc:
-        raise UsageError(f"--migrations {directory}: {_one_line(exc)}") from None
+        raise UsageError(f"--migrations {directory}: {first_line(exc)}") from None
     if not heads:
         raise UsageError(f"--migrations {directory}: versions/ holds no revision")
     if to in (None, "head", "heads"):
@@ -117,14 +117,10 @@ def load(directory: Path, to: str | None = None) -> Scripts:
     try:
         revs = script.get_revisions(to)
     except CommandError as exc:
-        raise UsageError(f"--to {to}: {_one_line(exc)} (see the revisions in {directory}/versions)") from None
+        raise UsageError(f"--to {to}: {first_line(exc)} (see the revisions in {directory}/versions)") from None
     if len(revs) != 1 or revs[0] is None:
         raise UsageError(f"--to {to}: name one revision (or head); migrate only upgrades")
     return Scripts(directory, script, revs[0].revision, (revs[0].revision,))
-
-
-def _one_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def config(directory: Path, schema: str, tenant_id: str, slug: str, connection: Any) -> Any:
