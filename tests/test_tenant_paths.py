@@ -297,3 +297,29 @@ def test_a_view_app_user_pins_a_tenant_with_blocks_drop_and_migrate_naming_its_o
     with pytest.raises(ToolkitError, match=rf"depend on it: view pinning\.v \(owner {p.s.app_role}\)"):
         tenants.drop(p.s, "acme", confirm="acme", master_dsn=p.dsn)
     assert pg_super.execute("SELECT count(*) FROM tenancy.tenants WHERE slug = 'acme'", dbname=p.s.db_name) == [(1,)]
+
+
+def test_tenant_drop_under_an_app_user_lock_gives_up_naming_the_holder_and_drops_nothing(
+        paths, pg_cluster, pg_super, pg_overlay, tmp_path):
+    """A LOCK TABLE held by app_user's own login: `tenant drop` waits at most toolkit_lock_timeout_s, then
+    fails in one line naming app_user and its pid; the schema and the registry row stay."""
+    p = paths
+    (tmp_path / "short").mkdir()
+    s = settings_mod.load(TEST_ENV, overlay_with(pg_overlay, tmp_path / "short", untenanted_tables=[UNTENANTED],
+                                                 toolkit_lock_timeout_s=2))
+    with app(pg_cluster, pg_super, p) as conn:
+        pid = conn.info.backend_pid
+        with conn.transaction():
+            set_tenant(conn, p.ids["acme"])
+            conn.execute("LOCK TABLE tenant_acme.notes IN ACCESS SHARE MODE")
+            started = time.monotonic()
+            with pytest.raises(ToolkitError) as err:
+                tenants.drop(s, "acme", confirm="acme", master_dsn=p.dsn)
+            took = time.monotonic() - started
+    message = str(err.value)
+    assert "tenant_acme's tables stayed in use for 2s" in message and "nothing dropped" in message, message
+    assert f"role {s.app_role} (pid {pid}" in message and "\n" not in message, message
+    assert took < 30
+    assert pg_super.execute("SELECT count(*) FROM tenancy.tenants WHERE slug = 'acme'", dbname=s.db_name) == [(1,)]
+    assert pg_super.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'tenant_acme'",
+                            dbname=s.db_name) == [(1,)]

@@ -2,7 +2,7 @@
 
 Checked before any connection is made, so bad input is exit 2 with nothing
 created. A module of its own, imported by tenants, the context-key tokens and
-the commands, so none of them has to import another for the rule.
+migrate's runner, so none of them has to import another for the rule.
 """
 
 from __future__ import annotations

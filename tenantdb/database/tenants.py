@@ -27,8 +27,6 @@ from tenantdb.database.slugs import schema_name
 from tenantdb.errors import ToolkitError, UsageError
 from tenantdb.settings import Settings
 
-DROP_LOCK_TIMEOUT = "10s"
-"""How long `tenant drop` waits for the tenant's tables to be free before giving up."""
 
 
 # ----- connection -------------------------------------------------------------
@@ -143,14 +141,15 @@ def drop(s: Settings, slug: str, *, confirm: str | None = None, endpoint: str | 
             if pins:
                 raise ToolkitError(f"objects outside {schema} depend on it: {', '.join(sorted(pins))}; drop or "
                                    "change them first (their owner can); nothing dropped")
-            conn.execute(sqlfiles.named("tenants/drop_lock_timeout", {"lock_timeout": sql.Literal(DROP_LOCK_TIMEOUT)}))
+            wait = f"{s.toolkit_lock_timeout_s:g}s"  # how long the tenant's tables may stay in use
+            conn.execute(sqlfiles.named("tenants/drop_lock_timeout", {"lock_timeout": sql.Literal(wait)}))
             try:
                 with locks.Watch(target, s, conn, f"tenant drop {slug}") as watch:
                     if found["schema_exists"]:
                         conn.execute(sqlfiles.named("tenants/drop_schema", {"schema": sql.Identifier(schema)}))
                     conn.execute(sqlfiles.named("tenants/unregister", {"registry": _registry(s)}), (slug,))
             except psycopg.errors.LockNotAvailable:
-                raise ToolkitError(f"{schema}'s tables stayed in use for {DROP_LOCK_TIMEOUT}{watch.explain()}; "
+                raise ToolkitError(f"{schema}'s tables stayed in use for {wait}{watch.explain()}; "
                                    "retry when the application is idle; nothing dropped") from None
     print(f"dropped {what}")
     return 0

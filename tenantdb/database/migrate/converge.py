@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from tenantdb.database import connection as db
-from tenantdb.database import locks
+from tenantdb.database import locks, sqlfiles
 from tenantdb.database.migrate import catalog
 from tenantdb.database.migrate.login import Login, connect
 from tenantdb.errors import ToolkitError
@@ -39,6 +39,8 @@ def run(s: Settings, login: Login, slugs: list[str] | None, lock_timeout_s: int)
         conn.add_notice_handler(lambda n: notices.append((n.message_primary, n.message_detail, n.message_hint)))
         with locks.Watch(login.target, s, conn, "converging tenant schemas") as watch:
             try:
+                conn.execute(sqlfiles.named("migrate/converge_timeout"),
+                             {"statement_timeout": f"{int(s.migrate_statement_timeout_s * 1000)}ms"})
                 conn.execute(catalog.converge(s, slugs, lock_timeout_s, strict=False))
             except psycopg.Error as exc:
                 raise ToolkitError(f"converging the tenant schemas as {login.how}: {db.first_line(exc)}; "
