@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from tenantdb import report
 from tenantdb import settings as settings_mod
 from tenantdb.commands import _options
-from tenantdb.errors import ToolkitError, UsageError, first_line
+from tenantdb.errors import TenantdbError, UsageError, first_line
 
 COMMANDS: dict[str, str] = {
     "synth": "tenantdb.commands.synth",
@@ -65,16 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         _options.resolve(args)
         return importlib.import_module(COMMANDS[args.command]).run(args)
-    except (UsageError, settings_mod.SettingsError) as exc:
+    except TenantdbError as exc:  # every error of ours: one line, its exit code (usage 2, run time 1)
         if debug:
             raise
         print(f"tenantdb: error: {exc}", file=sys.stderr)
-        return 2
-    except ToolkitError as exc:
-        if debug:
-            raise
-        print(f"tenantdb: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         print("tenantdb: interrupted", file=sys.stderr)
         return 130

@@ -29,6 +29,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tenantdb.errors import UsageError
+
 ENVIRONMENTS: tuple[str, ...] = ("local", "dev", "staging", "prod")
 """Every environment the toolkit knows, in deployment order."""
 
@@ -114,8 +116,8 @@ STATEFUL_RESOURCE_TYPES: dict[str, str] = {
 or destroy and that ``prevent_destroy`` protects in the stacks. @see docs/runbook.md (deliberate replacement)."""
 
 
-class SettingsError(ValueError):
-    """A settings value is invalid; ``str()`` is the one-line message."""
+class SettingsError(UsageError, ValueError):
+    """A settings value is invalid (exit 2); ``str()`` is the one-line message."""
 
 
 class Settings(BaseModel):

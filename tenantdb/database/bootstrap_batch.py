@@ -26,6 +26,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from tenantdb.database import sqlfiles
+from tenantdb.errors import ToolkitError
 
 SCRIPT_VERSION = "tenantdb-bootstrap-batch-1"
 """Part of the recorded script digest: a change in how the batch is built forces a full run."""
@@ -154,7 +155,7 @@ def run(conn: psycopg.Connection, s: Any, units: list[Unit], role_names: list[st
     return {n: (_one(by_name[n], got[0]), _one(by_name[n], got[-1])) for n, got in seen.items()}
 
 
-class BatchError(Exception):
+class BatchError(ToolkitError):
     """The batch failed (nothing of it committed); ``step`` when the server said where."""
 
     def __init__(self, step: str | None, cause: psycopg.Error):

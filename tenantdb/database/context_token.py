@@ -42,6 +42,8 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+from tenantdb.errors import ToolkitError
+
 VERSION = "v1"
 SECRET_FORMAT = "tenantdb.context-key.v1"
 """The ``format`` member of the context key secret's JSON value."""
@@ -63,7 +65,7 @@ _TOKEN = re.compile(
 """The same pattern the database checks (sql/045_tenant_context_signed.sql)."""
 
 
-class TokenError(ValueError):
+class TokenError(ToolkitError, ValueError):
     """A token or key ring that cannot be used; the message names the part and never holds key material."""
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tenantdb.errors import ToolkitError
 from tenantdb.report import Check, errored, failed, passed
 from tenantdb.settings import STATEFUL_RESOURCE_TYPES
 
@@ -73,7 +74,7 @@ class Change:
         return self.type in GUARDED_TYPES and self.action in ("replace", "delete")
 
 
-class PlanFormatError(ValueError):
+class PlanFormatError(ToolkitError, ValueError):
     """The document is not a Terraform JSON plan this module understands."""
 
 

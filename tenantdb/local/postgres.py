@@ -54,6 +54,7 @@ import psycopg
 
 from tenantdb.database.connection import session_options
 from tenantdb.database.extensions import why_not_offered
+from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
 SUPERUSER = "postgres"
@@ -67,7 +68,7 @@ _SUPERUSER_OPTIONS = session_options(Settings.model_fields["toolkit_lock_timeout
                                      Settings.model_fields["toolkit_statement_timeout_s"].default)
 
 
-class ClusterError(RuntimeError):
+class ClusterError(ToolkitError):
     """The local cluster could not be set up or started; the message says why and where."""
 
 

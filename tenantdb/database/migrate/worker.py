@@ -33,6 +33,7 @@ from tenantdb.database import connection as db
 from tenantdb.database import locks
 from tenantdb.database.migrate import catalog, scripts
 from tenantdb.database.migrate.login import Login
+from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
 
@@ -220,7 +221,7 @@ def _explained(st: _State, task: Task, raw: Any, watches: _Watches, exc: Excepti
     return exc
 
 
-class TenantRefused(Exception):
+class TenantRefused(ToolkitError):
     """The tenant's schema would not be isolated, or its records disagree: its migration is rolled back."""
 
 
