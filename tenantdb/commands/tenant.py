@@ -87,8 +87,4 @@ def render(rows: list[dict[str, Any]], fmt: str) -> str:
         return json.dumps(plain, indent=2)
     if not plain:
         return "no tenants"
-    cells = [{c: report.plain(r[c]) for c in LIST_COLUMNS} for r in plain]  # true/false, none: no Python reprs
-    widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in LIST_COLUMNS}
-    lines = ["  ".join(c.ljust(widths[c]) for c in LIST_COLUMNS)]
-    lines += ["  ".join(r[c].ljust(widths[c]) for c in LIST_COLUMNS) for r in cells]
-    return "\n".join(line.rstrip() for line in lines)
+    return "\n".join(report.columns(plain, LIST_COLUMNS))  # true/false, none: no Python reprs

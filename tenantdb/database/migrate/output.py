@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tenantdb import report
 from tenantdb.database.migrate.runner import Result
 
 COLUMNS = ("tenant", "from", "to", "status", "seconds", "error")
@@ -25,9 +26,7 @@ def as_table(r: Result) -> str:
     rows = [{"tenant": t["slug"], "from": ",".join(t["from"]) or "-", "to": ",".join(t.get("to") or []) or "-",
              "status": t["status"], "seconds": f"{t.get('seconds', 0.0):.2f}", "error": t.get("error", "")}
             for t in r.tenants]
-    widths = {c: max([len(c), *(len(x[c]) for x in rows)]) for c in COLUMNS}
-    lines = ["  ".join(c.ljust(widths[c]) for c in COLUMNS).rstrip()]
-    lines += ["  ".join(x[c].ljust(widths[c]) for c in COLUMNS).rstrip() for x in rows]
+    lines = report.columns(rows, COLUMNS)
     s = summary(r)
     lines.append(f"{s['tenants']} tenant(s) at target {', '.join(r.target)}: {s['migrated']} migrated, "
                  f"{s['current']} already current, {s['failed']} failed; jobs {r.jobs}; as {r.login}"
