@@ -113,8 +113,17 @@ def _app_session(ctx: Context) -> tuple[psycopg.Connection, str]:
     return ctx.master_db, "SET ROLE from the master"
 
 
+SHARED = {"as_app_user": "as_app_user", "create_table": "create_table", "delete_other": "delete_other",
+          "forge_context": "forge_context", "move_rows": "move_rows", "set_tenant": "set_tenant",
+          "update_other": "update_other", "visible": "count"}
+"""Statements AC10 makes exactly as ISO-PROBE does: one file each, in sql/verify/probe/."""
+
+
 def _q(name: str, /, **values: sql.Composable) -> sql.Composed:
-    """One statement of the proof, sql/verify/isolation/<name>.sql."""
+    """One statement of the proof: ISO-PROBE's file when the statement is the same, else
+    sql/verify/isolation/<name>.sql."""
+    if name in SHARED:
+        return sqlfiles.named(f"verify/probe/{SHARED[name]}", values)
     return sqlfiles.named(f"verify/isolation/{name}", values)
 
 
