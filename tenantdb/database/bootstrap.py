@@ -95,7 +95,6 @@ class Result:
 # ----- fingerprints: one catalog query per step --------------------------------
 
 _SUMMARY = {
-    "roles": "{app}: LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE",
     "database-grants": "{app}: {grants} on {db}; PUBLIC: no CREATE on schema public",
     "extensions": "pg_stat_statements installed",
     "tenancy": "schema {schema} with {schema}.set_tenant() and {schema}.current_tenant_id()",
@@ -400,7 +399,15 @@ def _extensions_summary(s: Settings, state: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+_ATTRIBUTES = (("login", "LOGIN"), ("superuser", "SUPERUSER"), ("bypassrls", "BYPASSRLS"),
+               ("createdb", "CREATEDB"), ("createrole", "CREATEROLE"))
+"""app_user's attributes as the roles step's fingerprint read them (010_roles.state.sql)."""
+
+
 def _summary(name: str, s: Settings, fp: dict[str, Any]) -> str:
+    """What the step's fingerprint read, for people: never a fixed claim."""
+    if name == "roles":
+        return f"{s.app_role}: " + " ".join(("" if fp.get(k) else "NO") + word for k, word in _ATTRIBUTES)
     template = _SUMMARY.get(name, "as declared")
     return template.format_map({**fp, "app": s.app_role, "db": s.db_name, "schema": s.tenancy_schema,
                                 "grants": fp.get("grants_on_database", "")})
