@@ -243,3 +243,11 @@ def _group_rule_description(url: str) -> str | None:
 def test_group_rule_description_kept_by_the_fidelity_layer(emulator: str, plain_emulator: str) -> None:
     assert _group_rule_description(plain_emulator) is None  # moto drops it
     assert _group_rule_description(emulator) == "PostgreSQL from the rotation function"
+
+
+def test_a_secret_without_a_rotation_schedule_is_named_so_not_every_none_days():
+    from tenantdb.verify.aws_checks import _rotation_problems
+
+    found = _rotation_problems({"RotationEnabled": False}, 90, "SecretsManagerRDSPostgreSQLRotationSingleUser")
+    assert "no rotation schedule, expected every 90 days" in found
+    assert not any("None" in p for p in found), found

@@ -239,8 +239,9 @@ def rotation_app(ctx: Context) -> Check:
         if left_out:  # the emulator cannot host the function: everything else is still checked
             found = [p for p in found if not p.startswith("rotation function is none")]
         problems += [f"{name}: {p}" for p in found]
+        every = (meta.get("RotationRules") or {}).get("AutomaticallyAfterDays")
         actual.append(f"{name}: {'on' if meta.get('RotationEnabled') else 'off'}, "
-                      f"{(meta.get('RotationRules') or {}).get('AutomaticallyAfterDays')} d, "
+                      f"{f'every {every} d' if every is not None else 'no schedule'}, "
                       f"{(meta.get('RotationLambdaARN') or 'no function').rsplit(':', 1)[-1]}")
     if left_out and not problems:  # rotated in-process by the tests (tests/rotation_function.py)
         return skipped(id_, title, f"emulator: rotation on, every {s.secret_rotation_days} d, no rotation "
@@ -254,7 +255,9 @@ def _rotation_problems(meta: dict[str, Any], days: int, function: str) -> list[s
     if not meta.get("RotationEnabled"):
         problems.append("rotation is off")
     got_days = (meta.get("RotationRules") or {}).get("AutomaticallyAfterDays")
-    if got_days != days:
+    if got_days is None:
+        problems.append(f"no rotation schedule, expected every {days} days")
+    elif got_days != days:
         problems.append(f"rotates every {got_days} days, expected {days}")
     arn = meta.get("RotationLambdaARN") or ""
     if not arn.endswith(f":function:{function}"):
