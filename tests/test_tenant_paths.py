@@ -323,3 +323,21 @@ def test_tenant_drop_under_an_app_user_lock_gives_up_naming_the_holder_and_drops
     assert pg_super.execute("SELECT count(*) FROM tenancy.tenants WHERE slug = 'acme'", dbname=s.db_name) == [(1,)]
     assert pg_super.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'tenant_acme'",
                             dbname=s.db_name) == [(1,)]
+
+
+def test_tenant_list_is_not_held_up_by_an_app_user_lock_on_a_tenant_table(paths, pg_cluster, pg_super, capsys):
+    """tenant list reads the registry and the catalog only: an ACCESS EXCLUSIVE lock app_user holds on a
+    tenant table (it may lock the tables it writes) does not stall it."""
+    p = paths
+    with app(pg_cluster, pg_super, p) as conn:
+        with conn.transaction():
+            set_tenant(conn, p.ids["acme"])
+            conn.execute("LOCK TABLE tenant_acme.notes IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            code = cli.main(["--settings", str(p.overlay), "tenant", "list", "--env", TEST_ENV, "--master-dsn",
+                             p.dsn, "--format", "json"])
+            took = time.monotonic() - started
+            out, err = capsys.readouterr()
+    assert code == 0, err
+    assert [r["slug"] for r in json.loads(out)] == ["acme", "globex"]
+    assert took < p.s.toolkit_lock_timeout_s  # never waited for the lock
