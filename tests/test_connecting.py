@@ -362,8 +362,8 @@ def test_every_form_pins_search_path_against_a_hook_app_user_planted(
         pgbouncer: Bouncer, aws: Aws, net: fn.Network, local_cli, local_settings) -> None:
     s = local_settings
     secret = aws.secret_json(s.connection_secret_name)
-    assert secret["options"] == app_secrets.OPTIONS == "-c search_path=pg_catalog,public,pg_temp"
-    assert secret["uri"].endswith("?sslmode=require&options=-c%20search_path%3Dpg_catalog%2Cpublic%2Cpg_temp")
+    assert secret["options"] == app_secrets.OPTIONS == "-c search_path=public,pg_temp"
+    assert secret["uri"].endswith("?sslmode=require&options=-c%20search_path%3Dpublic%2Cpg_temp")
     with _planted_hook(aws, net, s, secret):
         with _app_login(secret, net) as conn:  # the control: an unpinned client gets the hook
             got = client_forms.session(conn.execute(client_forms.WHO).fetchone())

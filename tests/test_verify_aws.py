@@ -117,8 +117,8 @@ def test_bootstrap_fills_the_secret_and_verify_passes_everything(dev: Live, caps
     # The uri and the options key pin search_path at connect time: a role-level search_path that
     # app_user plants cannot reach a client that connects with either.
     assert secret["uri"] == (f"postgresql://app_user@{address}:5432/qualisys_master?sslmode=require"
-                             "&options=-c%20search_path%3Dpg_catalog%2Cpublic%2Cpg_temp")
-    assert secret["options"] == "-c search_path=pg_catalog,public,pg_temp"
+                             "&options=-c%20search_path%3Dpublic%2Cpg_temp")
+    assert secret["options"] == "-c search_path=public,pg_temp"
     assert (secret["sslmode"], secret["ssl"]) == ("require", True)
     assert aws_mod.SECRET_KEYS == ("engine", "host", "port", "dbname", "database", "username", "password",
                                    "sslmode", "ssl", "options", "uri")

@@ -43,7 +43,12 @@ serial AS (
   FROM tables t
   JOIN pg_catalog.pg_attrdef d ON d.adrelid OPERATOR(pg_catalog.=) t.oid
   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) d.adrelid AND a.attnum OPERATOR(pg_catalog.=) d.adnum
-  WHERE pg_catalog.pg_get_expr(d.adbin, d.adrelid) OPERATOR(pg_catalog.~) '(^|[^[:alnum:]_])nextval\('
+  -- the stored expression calls nextval(regclass): found in its node tree, not by deparsing it
+  -- (pg_get_expr locks the table it names, and the planner may call it on other tenants' defaults
+  -- before the join narrows them to this schema: two tenants migrated at once then deadlock)
+  WHERE pg_catalog.strpos(d.adbin::pg_catalog.text, pg_catalog.chr(123) OPERATOR(pg_catalog.||) 'FUNCEXPR :funcid '
+          OPERATOR(pg_catalog.||) 'pg_catalog.nextval(regclass)'::pg_catalog.regprocedure::pg_catalog.oid::pg_catalog.text
+          OPERATOR(pg_catalog.||) ' ') OPERATOR(pg_catalog.>) 0
 ),
 isolated AS (
   SELECT {tenancy}.enable_isolation(t.oid::pg_catalog.regclass) FROM tables t

@@ -46,13 +46,15 @@ SSLMODE = "require"
 """The TLS mode the secrets carry: every client encrypts (RDS rds.force_ssl refuses plaintext
 anyway). Clients holding the RDS CA bundle raise it to verify-full (docs/connecting.md)."""
 
-CLIENT_SEARCH_PATH = "pg_catalog, public, pg_temp"
+CLIENT_SEARCH_PATH = "public, pg_temp"
 """What the application's unqualified names resolve to, pinned by every client of the secrets
-(docs/connecting.md). Built-ins first, then ``public`` (where the bootstrap puts extensions and
-where only its owner, the master, may create: PUBLIC has no CREATE there, ISO-PUBLIC-CREATE),
-temporary objects last (a temporary table cannot shadow a table in ``public``). Never
-``"$user"`` (app_user may create a schema of that name) nor any other schema app_user can
-create in. Tenant tables and the toolkit's functions are always schema-qualified
+(docs/connecting.md). pg_catalog is not named, so PostgreSQL searches it first: built-ins first,
+then ``public`` (where the bootstrap puts extensions and where only its owner, the master, may
+create: PUBLIC has no CREATE there, ISO-PUBLIC-CREATE), temporary objects last (a temporary table
+cannot shadow a table in ``public``). ``public`` is also the first schema named, so an
+unqualified CREATE goes there (naming pg_catalog first would send it to pg_catalog, which
+refuses it). Never ``"$user"`` (app_user may create a schema of that name) nor any other schema
+app_user can create in. Tenant tables and the toolkit's functions are always schema-qualified
 (``tenant_acme.orders``, ``tenancy.set_tenant``), so nothing else is needed on the path."""
 
 OPTIONS = "-c search_path=" + CLIENT_SEARCH_PATH.replace(" ", "")
