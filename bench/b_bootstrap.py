@@ -1,7 +1,7 @@
 """2. Bootstrap: a fresh run and a no-op re-run against the benchmark's cluster.
 
 - SQL work inside the process, from the first connection made to done
-  (``bootstrap.run`` in this process, with ``tenantdb.database.connection.connect`` wrapped to
+  (``bootstrap.run`` in this process, with ``tenantdb.database.plumbing.connection.connect`` wrapped to
   note when the first connection is up), against the floor: ``psql -f`` of
   the same SQL (every sql/ file and the tenancy-roles script, rendered with
   the same placeholders, one transaction per step as the bootstrap does),
@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def render_sql(server: BenchServer) -> str:
     """The bootstrap's SQL as one psql script: each step in its own transaction."""
 
-    from tenantdb.database import bootstrap
-    from tenantdb.database import roles
-    from tenantdb.database import sqlfiles
+    from tenantdb.database.bootstrap import steps as bootstrap
+    from tenantdb.database.bootstrap import roles
+    from tenantdb.database.plumbing import sqlfiles
 
     s = server.settings
     values = bootstrap.placeholders(s)
@@ -68,8 +68,8 @@ def psql_floor(server: BenchServer, script: Path) -> float:
 
 def in_process(server: BenchServer, wire: bool = False) -> float:
     """bootstrap.run here; seconds from the first connection up to done (``wire``: through the counter)."""
-    from tenantdb.database import bootstrap
-    from tenantdb.database import connection as db
+    from tenantdb.database.bootstrap import steps as bootstrap
+    from tenantdb.database.plumbing import connection as db
 
     first: list[float] = []
     real_connect = db.connect

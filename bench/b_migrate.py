@@ -66,8 +66,9 @@ def _settings(server: BenchServer):
 
 def setup(server: BenchServer, count: int) -> list[str]:
     """A bootstrapped database with ``count`` tenants at b1, made in bulk; their slugs."""
-    from tenantdb.database import bootstrap, roles
-    from tenantdb.database.slugs import schema_name
+    from tenantdb.database.bootstrap import steps as bootstrap
+    from tenantdb.database.bootstrap import roles
+    from tenantdb.database.tenancy.slugs import schema_name
 
     s = _settings(server)
     server.cluster.create_database(DB, s.master_username)

@@ -25,7 +25,7 @@ scattered over the table. Workloads: a point read by primary key, a range scan
 
 Signed mode (settings ``tenant_context = "signed"``, sql/045): the same, with a
 context key written to ``tenancy.context_keys`` and a token minted per request
-(tenantdb.database.context_token) per block. Then the policy-form experiment: the same
+(tenantdb.database.tenancy.context_token) per block. Then the policy-form experiment: the same
 three workloads under other policy expressions (informational): what earlier releases' binding
 and context check cost, and the floors.
 """
@@ -117,8 +117,8 @@ def workloads(tenant: str, tenants: int, rows: int) -> dict[str, Workload]:
 
 def setup(server: BenchServer, s, tenants: int, rows: int) -> tuple[str, dict[str, str], object]:
     """Bootstrap ``s``, the tenant, the table and the roles; (tenant id, {role: password}, signing key or None)."""
-    from tenantdb.database import bootstrap
-    from tenantdb.database import tenants as tenants_mod
+    from tenantdb.database.bootstrap import steps as bootstrap
+    from tenantdb.database.tenancy import tenants as tenants_mod
 
     server.reset()
     bootstrap.run(s, master_dsn=server.master_dsn())
@@ -280,7 +280,7 @@ def run(server: BenchServer, tenants: int, rows: int, block_s: float, pairs: int
 
 def _mode(server: BenchServer, s, prefix: str, tenants: int, rows: int, block_s: float, pairs: int,
           forms: bool) -> list[Figure]:
-    from tenantdb.database import context_token
+    from tenantdb.database.tenancy import context_token
 
     tenant, pw, key = setup(server, s, tenants, rows)
     context = (lambda: context_token.mint(key, tenant, 300)) if key else (lambda: tenant)

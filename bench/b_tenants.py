@@ -2,7 +2,7 @@
 
 Two paths, both measured and named in the results:
 
-- the real path, per tenant: ``tenantdb.database.tenants.create`` (its own connection,
+- the real path, per tenant: ``tenantdb.database.tenancy.tenants.create`` (its own connection,
   registry check, schema, grants, registry row, one transaction), then, as an
   application's migration would, the 10 tables made as the migrator, each
   followed by ``tenancy.enable_isolation`` (one connection per tenant);
@@ -50,7 +50,8 @@ def _tables_sql(s, schema: str, conn: psycopg.Connection) -> sql.Composable:
 
 def real_create(server: BenchServer, slug: str) -> float:
     """One tenant the real way; seconds."""
-    from tenantdb.database import slugs, tenants
+    from tenantdb.database.tenancy import slugs
+    from tenantdb.database.tenancy import tenants
 
     s = server.settings
     t0 = time.perf_counter()
@@ -64,8 +65,8 @@ def real_create(server: BenchServer, slug: str) -> float:
 
 def bulk_create(conn: psycopg.Connection, server: BenchServer, slugs: list[str]) -> float:
     """Tenants in one round trip on an open master connection; seconds."""
-    from tenantdb.database import roles
-    from tenantdb.database.slugs import schema_name
+    from tenantdb.database.bootstrap import roles
+    from tenantdb.database.tenancy.slugs import schema_name
 
     s = server.settings
     parts: list[sql.Composable] = []
@@ -94,7 +95,7 @@ def posture_and_floor(server: BenchServer, repeats: int) -> tuple[Samples, Sampl
 
 def run(server: BenchServer, checkpoints: list[int], sample: int, repeats: int, batch: int,
         plot: Path | None) -> list[Figure]:
-    from tenantdb.database import bootstrap
+    from tenantdb.database.bootstrap import steps as bootstrap
 
     server.reset()
     bootstrap.run(server.settings, master_dsn=server.master_dsn())

@@ -99,7 +99,7 @@ def _time(name: str, work: Samples, floor: Samples) -> Figure:
 def signed_round_trips(server: BenchServer, tenants: int) -> Figure:
     """verify's round trips with the signed tenant context (the mode with the most to read: the key ring,
     tokens minted per context). Leaves the database in signed mode: call it last."""
-    from tenantdb.database import bootstrap
+    from tenantdb.database.bootstrap import steps as bootstrap
 
     signed = server.settings.model_copy(update={"tenant_context": "signed"})
     bootstrap.run(signed, master_dsn=server.master_dsn())

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from bench.wire import Count, WireCounter
 from tenantdb import settings as settings_mod
-from tenantdb.database.connection import PINNED_OPTIONS
+from tenantdb.database.plumbing.connection import PINNED_OPTIONS
 from tenantdb.local.postgres import SUPERUSER, Cluster, free_port
 
 ENV = "dev"
@@ -114,7 +114,7 @@ class BenchServer:
     def install_context_key(self, s: settings_mod.Settings) -> object:
         """A signing key in tenancy.context_keys (as its owner, the master): what the bootstrap writes
         from the context key secret, which a --master-dsn bootstrap has no AWS to read."""
-        from tenantdb.database.context_token import Key
+        from tenantdb.database.tenancy.context_token import Key
 
         key = Key(secrets.token_hex(4), secrets.token_bytes(32), int(time.time()) - 60)
         table = sql.Identifier(s.tenancy_schema, "context_keys")

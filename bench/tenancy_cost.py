@@ -3,7 +3,7 @@
     .venv/bin/python bench/tenancy_cost.py [--tenants 500] [--tables 10] [--json]
 
 Starts a throwaway local cluster (the RDS stand-in: TLS, a master without
-SUPERUSER) in /tmp, bootstraps it, creates the tenants with ``tenantdb.database.tenants``
+SUPERUSER) in /tmp, bootstraps it, creates the tenants with ``tenantdb.database.tenancy.tenants``
 and, as the migrator, ``--tables`` isolated tables each (enable_isolation: RLS,
 two policies, a tenant_id index). Then it reports:
 
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from tenantdb import settings as settings_mod  # noqa: E402 - after the sys.path line that finds the package
 from tenantdb.database import bootstrap  # noqa: E402 - after the sys.path line
-from tenantdb.database.connection import PINNED_OPTIONS  # noqa: E402 - after the sys.path line
+from tenantdb.database.plumbing.connection import PINNED_OPTIONS  # noqa: E402 - after the sys.path line
 from tenantdb.database import tenants  # noqa: E402 - after the sys.path line
 from tenantdb.local.postgres import SUPERUSER, Cluster, free_port  # noqa: E402 - after the sys.path line
 from tenantdb.verify import posture  # noqa: E402 - after the sys.path line that finds the package

@@ -1,7 +1,7 @@
 -- 010_roles.sql: the application's runtime role (AC8).
 --
 -- app_user logs in, and has no power over roles, databases or row security.
--- Its attributes are the role model's (tenantdb/database/roles.py, the one
+-- Its attributes are the role model's (tenantdb/database/bootstrap/roles.py, the one
 -- declaration every renderer uses: this step, the tenancy-roles step, the
 -- access stack); the bootstrap renders them into two placeholders:
 --   app_role_create      CREATE ROLE app_user LOGIN NOCREATEDB NOCREATEROLE INHERIT

@@ -6,7 +6,7 @@
 --     v1.<kid>.<tenant uuid>.<exp>.<mac>
 --     mac = lower-case hex of HMAC-SHA256(key, 'v1.<kid>.<tenant uuid>.<exp>')
 --
--- (docs/tenant-context.md; tenantdb/database/context_token.py mints one).
+-- (docs/tenant-context.md; tenantdb/database/tenancy/context_token.py mints one).
 -- tenancy.current_tenant_id() returns the tenant only for a token that is
 -- well formed, unexpired, not too far in the future, and MACed under a key
 -- that is current or still retiring; anything else (a bare uuid, a wrong
@@ -31,7 +31,7 @@
 --                               token for a registered tenant, minted here
 --                               with the current key (tenant migrations)
 -- The keys themselves are written by the bootstrap's context-key step
--- (tenantdb/database/context_key.py), by COPY, so key material never appears
+-- (tenantdb/database/tenancy/context_key.py), by COPY, so key material never appears
 -- in statement text, bound parameters or the server log.
 --
 -- In plain mode 040_tenancy.sql defines current_tenant_id and set_tenant and

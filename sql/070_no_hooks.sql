@@ -9,7 +9,7 @@
 --    per role, so every such setting is reset.
 -- 2. Membership of those roles in built-in roles with server-side power
 --    (pg_execute_server_program, pg_read_all_data, pg_signal_backend,
---    pg_read_all_stats, ...; tenantdb.database.roles.POWERFUL_ROLES): revoked where the master may (it
+--    pg_read_all_stats, ...; tenantdb.database.bootstrap.roles.POWERFUL_ROLES): revoked where the master may (it
 --    needs ADMIN OPTION on the built-in role); where it may not, the
 --    membership stays, the step says so and ISO-BUILTIN-ROLES fails.
 --

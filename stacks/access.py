@@ -1,7 +1,7 @@
 """The access stack ``<project>-access-<env>``: roles and grants as Terraform resources (docs/access.md).
 
 Rendered from the same role model the bootstrap renders to SQL
-(:mod:`tenantdb.database.roles`), so the two cannot disagree (tests/test_roles_equivalence.py).
+(:mod:`tenantdb.database.bootstrap.roles`), so the two cannot disagree (tests/test_roles_equivalence.py).
 It declares what exists before the bootstrap runs:
 
 - every modelled role with all its attributes spelled out (``postgresql_role``),
@@ -36,7 +36,7 @@ from stacks.cdk import (
     named,
 )
 from stacks.provider import ProviderProps, add_backend, add_provider
-from tenantdb.database import roles
+from tenantdb.database.bootstrap import roles
 from tenantdb.settings import Settings
 
 

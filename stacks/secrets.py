@@ -40,7 +40,7 @@ class Secret(Construct):
 def context_key_props(name: str, kms_key_arn: str, recovery_window_days: int) -> SecretProps:
     """The signed tenant context's signing key ring (docs/tenant-context.md), created only with
     ``tenant_context = "signed"``: empty here like the others; `tenantdb bootstrap` generates,
-    writes and rotates it (tenantdb.database.context_key)."""
+    writes and rotates it (tenantdb.database.tenancy.context_key)."""
     return SecretProps(logical_name="context_key", name=name, kms_key_arn=kms_key_arn,
                        description="signing keys of the signed tenant context; filled and rotated by "
                                    "`tenantdb bootstrap`",

@@ -26,7 +26,7 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeou
 
 # Keys the AWS RDS rotation functions read (``ssl`` too: true stops its plaintext fallback), the TLS
 # mode clients use, and the story's (Story 0.4 AC9, task 6.2). ``uri`` holds no password
-# (tenantdb.database.app_secrets says why): a rotation changes ``password`` and nothing else.
+# (tenantdb.database.bootstrap.app_secrets says why): a rotation changes ``password`` and nothing else.
 SECRET_KEYS: tuple[str, ...] = ("engine", "host", "port", "dbname", "database", "username", "password",
                                 "sslmode", "ssl", "options", "uri")
 

@@ -89,7 +89,7 @@ def from_catalog(conn: psycopg.Connection, names: list[str], schemas: list[str])
 def apply_like_the_provider(conn: psycopg.Connection, doc: dict[str, Any]) -> None:
     """Stand-in for ``terraform apply`` of the access stack (the provider binary is not on this machine):
     the statements cyrilgdn/postgresql issues for each resource, run as the master (provider
-    ``superuser = false``), in dependency order. It reads only the JSON, never tenantdb.database.roles."""
+    ``superuser = false``), in dependency order. It reads only the JSON, never tenantdb.database.bootstrap.roles."""
     res = doc.get("resource", {})
     ident = sql.Identifier
     for body in res.get("postgresql_role", {}).values():

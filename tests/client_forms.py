@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import psycopg
 
-from tenantdb.database.app_secrets import CLIENT_SEARCH_PATH
+from tenantdb.database.bootstrap.app_secrets import CLIENT_SEARCH_PATH
 from tenantdb.settings import Settings
 
 WHO = ("SELECT current_user, ssl, current_setting('search_path'), lower('PINNED') "

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tenantdb.infra import check
-from tenantdb.database import roles
+from tenantdb.database.bootstrap import roles
 from tenantdb.infra import synth
 from tenantdb import settings as settings_mod
 from tenantdb.report import Status

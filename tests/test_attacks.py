@@ -15,7 +15,7 @@ import pytest
 from psycopg import sql
 
 from tenantdb import cli
-from tenantdb.database.connection import PINNED_SEARCH_PATH
+from tenantdb.database.plumbing.connection import PINNED_SEARCH_PATH
 from tenantdb.local.postgres import SUPERUSER
 from tests.fixtures_pg import TEST_ENV
 from tests.test_isolation import login, tenant_ids

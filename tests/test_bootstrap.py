@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from tenantdb import cli
-from tenantdb.database import bootstrap
+from tenantdb.database.bootstrap import steps as bootstrap
 from tenantdb.errors import ToolkitError
 from tests.fixtures_pg import TEST_ENV
 
@@ -102,7 +102,7 @@ def test_040_defines_the_plain_context_only_in_plain_mode(pg_fresh, pg_master, p
     """With tenant_context = signed, 040 leaves set_tenant/current_tenant_id to 045; a rerun in either
     mode changes nothing."""
     from tenantdb import settings as settings_mod
-    from tenantdb.database import sqlfiles
+    from tenantdb.database.plumbing import sqlfiles
 
     bootstrap.run(pg_settings, master_dsn=pg_master.dsn())
     step = next(p for p in sqlfiles.files() if p.name == "040_tenancy.sql")
@@ -225,7 +225,7 @@ def test_app_create_on_database_off_withdraws_create(pg_fresh, pg_master, pg_sup
 
 def hold_the_lock(pg_master, s):
     """The bootstrap's lock held as a bootstrap holds it (its own session), until the context ends."""
-    from tenantdb.database.master import resolve_master
+    from tenantdb.database.plumbing.master import resolve_master
 
     return bootstrap.serialized(resolve_master(s, master_dsn=pg_master.dsn()).target.with_db(s.db_name), s)
 

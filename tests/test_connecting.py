@@ -25,8 +25,8 @@ from psycopg import sql
 
 from tenantdb import settings as settings_mod
 from tenantdb.aws import Aws
-from tenantdb.database import app_secrets
-from tenantdb.database.connection import PINNED_OPTIONS
+from tenantdb.database.bootstrap import app_secrets
+from tenantdb.database.plumbing.connection import PINNED_OPTIONS
 from tenantdb.local.emulator import free_port
 from tests import client_forms
 from tests import rotation_function as fn

@@ -1,4 +1,4 @@
-"""tenantdb.database.connection and the local cluster against a real PostgreSQL: TLS, retry, auth, SCRAM,
+"""tenantdb.database.plumbing.connection and the local cluster against a real PostgreSQL: TLS, retry, auth, SCRAM,
 and the pipeline in autocommit (its round trips counted in libpq's own trace of the protocol)."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import pytest
 from psycopg import pq
 
 from libpq_trace import round_trips
-from tenantdb.database import connection as db
+from tenantdb.database.plumbing import connection as db
 from tenantdb import settings as settings_mod
 from tenantdb.errors import ToolkitError
 from tenantdb.local.postgres import Cluster, evaluate_rds_value, free_port
-from tenantdb.database.scram import scram_sha256_verifier
+from tenantdb.database.plumbing.scram import scram_sha256_verifier
 
 
 def _target(master, **kw) -> db.Target:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from psycopg import sql
 
-from tenantdb.database import bootstrap
-from tenantdb.database import sqlfiles
+from tenantdb.database.bootstrap import steps as bootstrap
+from tenantdb.database.plumbing import sqlfiles
 from tenantdb import settings as settings_mod
 from tenantdb.errors import ToolkitError
 

@@ -32,8 +32,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tenantdb.database import bootstrap, roles
-from tenantdb.database import sqlfiles
+from tenantdb.database.bootstrap import steps as bootstrap
+from tenantdb.database.bootstrap import roles
+from tenantdb.database.plumbing import sqlfiles
 from tenantdb import settings as settings_mod
 from tenantdb.local.postgres import free_port
 from tests.fixtures_local import LocalCli, Run

@@ -12,8 +12,8 @@ import pytest
 from psycopg import sql
 
 from tenantdb import settings as settings_mod, verify
-from tenantdb.database import bootstrap
-from tenantdb.database import tenants
+from tenantdb.database.bootstrap import steps as bootstrap
+from tenantdb.database.tenancy import tenants
 from tenantdb.report import Status
 from tenantdb.verify import probe
 from tests.fixtures_pg import TEST_ENV, connect_as

@@ -9,7 +9,7 @@ import psycopg
 from psycopg import pq, sql
 from libpq_trace import round_trips
 
-from tenantdb.database import connection as db
+from tenantdb.database.plumbing import connection as db
 from tenantdb.verify import batch
 from tenantdb.verify.batch import Step
 

@@ -1,4 +1,4 @@
-"""The role model (tenantdb.database.roles) against the live catalog after a bootstrap, and the stricter
+"""The role model (tenantdb.database.bootstrap.roles) against the live catalog after a bootstrap, and the stricter
 profile without app_user's CREATE on the database."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import psycopg
 import pytest
 
 from tenantdb import verify
-from tenantdb.database import bootstrap
-from tenantdb.database import roles
-from tenantdb.database import tenants
+from tenantdb.database.bootstrap import steps as bootstrap
+from tenantdb.database.bootstrap import roles
+from tenantdb.database.tenancy import tenants
 from tenantdb.errors import ToolkitError
 from tenantdb.report import Status
 from tests.test_isolation import login

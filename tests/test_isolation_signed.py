@@ -18,7 +18,7 @@ import psycopg
 
 from tenantdb import settings as settings_mod
 from tenantdb import verify
-from tenantdb.database import bootstrap
+from tenantdb.database.bootstrap import steps as bootstrap
 from tenantdb.report import Check, Status
 from tenantdb.verify import signed_context
 from tenantdb.verify.context import Context

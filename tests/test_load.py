@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from tenantdb.database import slugs, tenants
+from tenantdb.database.tenancy import slugs
+from tenantdb.database.tenancy import tenants
 from tenantdb.aws import Aws
-from tenantdb.database.master import parse_endpoint
+from tenantdb.database.plumbing.master import parse_endpoint
 from tenantdb.local import state
 from tenantdb.local.postgres import Cluster, bindir
 from tenantdb.settings import Settings

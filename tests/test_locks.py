@@ -1,4 +1,4 @@
-"""tenantdb.database.locks: a toolkit session that waits for a lock names who holds it.
+"""tenantdb.database.plumbing.locks: a toolkit session that waits for a lock names who holds it.
 
 The holder is app_user's own login over TLS (the threat model), holding a table lock in an
 open transaction; the waiter is a toolkit session (connect(): the pinned search_path and the
@@ -9,9 +9,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tenantdb.database import bootstrap, locks
-from tenantdb.database import connection as db
-from tenantdb.database.master import resolve_master
+from tenantdb.database.bootstrap import steps as bootstrap
+from tenantdb.database.plumbing import locks
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.plumbing.master import resolve_master
 from tenantdb.errors import ToolkitError
 from tests.test_isolation import login
 

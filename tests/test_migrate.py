@@ -21,7 +21,8 @@ import pytest
 
 from tenantdb import cli
 from tenantdb import settings as settings_mod
-from tenantdb.database import bootstrap, tenants
+from tenantdb.database.bootstrap import steps as bootstrap
+from tenantdb.database.tenancy import tenants
 from tenantdb.paths import PROJECT_ROOT
 from tests.fixtures_pg import TEST_ENV, connect_as
 

@@ -28,7 +28,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from tenantdb.aws import Aws
-from tenantdb.database.master import parse_endpoint
+from tenantdb.database.plumbing.master import parse_endpoint
 from tenantdb.local import state
 from tenantdb.local.postgres import Cluster
 from tenantdb.settings import Settings

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tenantdb import settings as settings_mod, verify
-from tenantdb.database import bootstrap
-from tenantdb.database import tenants
+from tenantdb.database.bootstrap import steps as bootstrap
+from tenantdb.database.tenancy import tenants
 from tenantdb.report import Status
 from tenantdb.verify import posture
 from tests.fixtures_pg import TEST_ENV

@@ -17,8 +17,8 @@ import pytest
 from psycopg import sql
 
 from tenantdb import verify
-from tenantdb.database import bootstrap
-from tenantdb.database import roles
+from tenantdb.database.bootstrap import steps as bootstrap
+from tenantdb.database.bootstrap import roles
 from tenantdb.errors import ToolkitError
 from tenantdb.report import Status
 from tests import access_model
@@ -142,7 +142,7 @@ def test_reporting_reads_a_tenant_table_only_under_row_security(fresh, pg_cluste
                                                                 iso_settings) -> None:
     """The reporting role's default privileges reach a table the migrator creates later; row security
     still binds it (no tenant set: no rows)."""
-    from tenantdb.database import tenants
+    from tenantdb.database.tenancy import tenants
 
     s = iso_settings
     bootstrap.run(s, master_dsn=pg_master.dsn())

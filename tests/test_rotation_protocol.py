@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from tenantdb.aws import Aws, pending_version
-from tenantdb.database.master import parse_endpoint
+from tenantdb.database.plumbing.master import parse_endpoint
 from tenantdb.local.pipeline import POSTGRES
 from tenantdb.local.postgres import Cluster
 from tenantdb.local.state import state_dir

@@ -22,8 +22,10 @@ from psycopg import sql
 
 from tenantdb import cli
 from tenantdb import settings as settings_mod
-from tenantdb.database import bootstrap, context_key, tenants
-from tenantdb.database import context_token as ct
+from tenantdb.database.bootstrap import steps as bootstrap
+from tenantdb.database.tenancy import context_key
+from tenantdb.database.tenancy import tenants
+from tenantdb.database.tenancy import context_token as ct
 from tests.fixtures_pg import TEST_ENV, Super, connect_as
 
 TABLE = "notes"
@@ -411,7 +413,7 @@ def test_verify_iso_signed_fails_when_app_user_may_read_the_key(signed: Signed, 
 def test_the_secret_and_the_database_hold_one_key_ring_through_rotations(signed: Signed, fresh_emulator, pg_master,
                                                                        pg_super, signed_overlay, tmp_path):
     from tenantdb.aws import Aws
-    from tenantdb.database.master import MasterTarget, parse_master_dsn
+    from tenantdb.database.plumbing.master import MasterTarget, parse_master_dsn
     from tenantdb.verify import signed_context
     from tenantdb.verify.context import Context
 

@@ -23,8 +23,10 @@ import pytest
 from psycopg import sql
 
 from tenantdb import settings as settings_mod
-from tenantdb.database import bootstrap, context_key, tenants
-from tenantdb.database import context_token as ct
+from tenantdb.database.bootstrap import steps as bootstrap
+from tenantdb.database.tenancy import context_key
+from tenantdb.database.tenancy import tenants
+from tenantdb.database.tenancy import context_token as ct
 from tests.fixtures_pg import TEST_ENV, Super, connect_as
 from tests.test_signed_context import TABLE, Signed, _separator, signed, signed_overlay  # noqa: F401 - fixtures
 

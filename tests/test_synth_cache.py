@@ -151,7 +151,8 @@ def sources(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("edited", ["stacks/kms.py", "stacks/__init__.py", "main.py", "cdktf.json",
-                                    "tenantdb/settings.py", "tenantdb/paths.py", "tenantdb/database/roles.py"])
+                                    "tenantdb/settings.py", "tenantdb/paths.py",
+                                    "tenantdb/database/bootstrap/roles.py"])
 def test_an_edit_to_what_the_synth_reads_changes_the_key(sources, edited):
     before = synth_cache.key(False, None, root=sources)
     path = sources / edited

@@ -19,7 +19,7 @@ import pytest
 
 from tenantdb import cli
 from tenantdb import settings as settings_mod
-from tenantdb.database import tenants
+from tenantdb.database.tenancy import tenants
 from tenantdb.errors import ToolkitError
 from tests.fixtures_pg import TEST_ENV
 from tests.test_isolation import login, set_tenant, tenant_ids

@@ -10,8 +10,9 @@ import psycopg
 import pytest
 
 from tenantdb import cli
-from tenantdb.database import bootstrap
-from tenantdb.database import slugs, tenants
+from tenantdb.database.bootstrap import steps as bootstrap
+from tenantdb.database.tenancy import slugs
+from tenantdb.database.tenancy import tenants
 from tenantdb.errors import ToolkitError, UsageError
 from tenantdb.local.postgres import SUPERUSER
 from tests.fixtures_pg import TEST_ENV

@@ -15,10 +15,10 @@ import psycopg
 import pytest
 
 from tenantdb import verify
-from tenantdb.database import bootstrap
-from tenantdb.database import connection as db
-from tenantdb.database import locks
-from tenantdb.database.master import ADMIN_DB, resolve_master
+from tenantdb.database.bootstrap import steps as bootstrap
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.plumbing import locks
+from tenantdb.database.plumbing.master import ADMIN_DB, resolve_master
 from tenantdb.errors import ToolkitError
 from tenantdb.report import Status
 from tenantdb.verify.context import Context
@@ -62,7 +62,7 @@ def test_every_toolkit_connection_goes_through_connect():
     conninfo carries the same options) and the plaintext attempt the TLS check expects refused (likewise)."""
     calls = {str(p.relative_to(TENANTDB)) for p in TENANTDB.rglob("*.py")
              if re.search(r"psycopg\.(Connection\.)?connect\(", p.read_text())}
-    assert calls == {"database/connection.py", "local/postgres.py", "verify/db_checks.py"}
+    assert calls == {"database/plumbing/connection.py", "local/postgres.py", "verify/db_checks.py"}
 
 
 # ----- the bootstrap's lock: only the master may take it -------------------------------------

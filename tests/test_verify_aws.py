@@ -21,7 +21,7 @@ import pytest
 from tenantdb import aws as aws_mod
 from tenantdb import checks as registry
 from tenantdb import cli, verify
-from tenantdb.database import bootstrap
+from tenantdb.database.bootstrap import steps as bootstrap
 from tenantdb.report import Report, Status
 from tenantdb.settings import Settings
 from tests.fixtures_pg import aws_internal_roles

@@ -12,7 +12,7 @@ import pytest
 
 from tenantdb import cli, verify
 from tenantdb import settings as settings_mod
-from tenantdb.database import bootstrap
+from tenantdb.database.bootstrap import steps as bootstrap
 from tenantdb.local.postgres import free_port
 from tenantdb.report import Status
 from tests.fixtures_pg import TEST_ENV
@@ -183,7 +183,7 @@ def test_a_batch_is_one_read_only_transaction_and_a_failure_stays_in_its_place(p
     nothing written, and the session left idle with its autocommit setting as it was."""
     import psycopg
 
-    from tenantdb.database import connection as db
+    from tenantdb.database.plumbing import connection as db
 
     with psycopg.connect(pg_master.dsn(pg_settings.db_name)) as conn:
         got = db.read_only_batch(conn, ["SELECT 1 AS one", "SELECT 1/0", "SELECT 3 AS three"])

@@ -1,5 +1,5 @@
 -- session/lock_holders.sql: who holds what a toolkit session is waiting for, asked from a second
--- connection while the first one waits (tenantdb/database/locks.py). One row per holder: its role,
+-- connection while the first one waits (tenantdb/database/plumbing/locks.py). One row per holder: its role,
 -- pid, the lock it holds, what it is on, its application_name (what it says it is: a hint, the role
 -- and pid are the facts), and since when its transaction has been open. The query text of the
 -- holder is never read (it may hold another tenant's data).

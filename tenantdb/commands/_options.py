@@ -134,7 +134,7 @@ def master_dsn(given: str | None, environ: Any) -> str | None:
         return None
     import psycopg
 
-    from tenantdb.database.master import parse_master_dsn
+    from tenantdb.database.plumbing.master import parse_master_dsn
 
     try:
         target = parse_master_dsn(given)

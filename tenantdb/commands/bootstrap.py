@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from tenantdb.commands import _options as o
 
 if TYPE_CHECKING:
-    from tenantdb.database.bootstrap import Result
+    from tenantdb.database.bootstrap.steps import Result
 
 HELP = "create roles, grants and the isolation foundation; fill the secret"
 
@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tenantdb.database import bootstrap
+    from tenantdb.database.bootstrap import steps as bootstrap
     s = o.load_settings(args, args.env)
     if args.rotate_context_key and s.tenant_context != "signed":
         from tenantdb.errors import UsageError

@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tenantdb.database import tenants
+    from tenantdb.database.tenancy import tenants
     s = o.load_settings(args, args.env)
     conn = {"endpoint": args.endpoint, "master_dsn": args.master_dsn}
     if args.tenant_command == "create":
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         o.write(render(with_migrations(s, tenants.list_tenants(s, **conn)), args.format), args.output)
         return 0
     if args.tenant_command == "token":
-        from tenantdb.database import context_key
+        from tenantdb.database.tenancy import context_key
         print(context_key.token(s, args.slug, ttl_s=args.ttl, **conn))
         return 0
     return tenants.drop(s, args.slug, confirm=args.confirm, **conn)

@@ -6,7 +6,7 @@ output depends only on what :func:`key` hashes:
 - the effective settings of every environment (defaults, profile, overlay),
 - the bytes of main.py, cdktf.json, every file under stacks/ and every
   tenantdb module main.py or the stacks import (followed through the import
-  statements, so an edit to tenantdb/database/roles.py counts, one to
+  statements, so an edit to tenantdb/database/bootstrap/roles.py counts, one to
   tenantdb/verify/ does not),
 - the installed cdktf, constructs, jsii and provider-binding versions, the
   Python and node executables, the project root (stacks embed absolute

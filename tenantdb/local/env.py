@@ -48,8 +48,8 @@ def exports(s: Settings, role: str = "app", overlay: str | os.PathLike[str] | No
     """The export lines (a shell script for eval). Raises ToolkitError when the environment is not up."""
     from urllib.parse import quote
 
-    from tenantdb.database.app_secrets import OPTIONS
-    from tenantdb.database.master import parse_endpoint
+    from tenantdb.database.bootstrap.app_secrets import OPTIONS
+    from tenantdb.database.plumbing.master import parse_endpoint
     from tenantdb.infra import terraform
     from tenantdb.local.pipeline import POSTGRES, describe
     from tenantdb.local.postgres import Cluster

@@ -70,12 +70,12 @@ def up(settings: Settings, fmt: str = "table", overlay: str | os.PathLike[str] |
             progress.note(live)
         s = settings if settings.ca_bundle else settings.model_copy(update={"ca_bundle": str(cluster.ca_file)})
         with progress.stage("bootstrap"):
-            from tenantdb.database import bootstrap
+            from tenantdb.database.bootstrap import steps as bootstrap
 
             result = bootstrap.run(s)
             progress.note(f"{result.changed} of {len(result.steps)} steps changed")
         with progress.stage("sample tenants"):  # isolation shown on real tenants
-            from tenantdb.database import tenants
+            from tenantdb.database.tenancy import tenants
 
             progress.note(tenants.ensure_samples(s))
         with progress.stage("verify"):
@@ -208,7 +208,7 @@ def _refuse_foreign_listener(host: str, port: int) -> None:
 
 
 def _db_address(settings: Settings) -> tuple[str, int]:
-    from tenantdb.database.master import parse_endpoint
+    from tenantdb.database.plumbing.master import parse_endpoint
 
     if not settings.db_endpoint:
         raise ToolkitError("local: db_endpoint is not set; it maps the instance to the local cluster")

@@ -52,8 +52,8 @@ from pathlib import Path
 
 import psycopg
 
-from tenantdb.database.connection import session_options
-from tenantdb.database.extensions import why_not_offered
+from tenantdb.database.plumbing.connection import session_options
+from tenantdb.database.bootstrap.extensions import why_not_offered
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
@@ -375,7 +375,7 @@ class Cluster:
         the master creates them and owns them (sql/local/hand_over_extensions.sql)."""
         from psycopg import sql
 
-        from tenantdb.database import sqlfiles
+        from tenantdb.database.plumbing import sqlfiles
 
         with self.superuser_connect(dbname) as conn:
             conn.execute(sqlfiles.named("local/hand_over_extensions",
@@ -389,7 +389,7 @@ class Cluster:
         """
         from psycopg import sql
 
-        from tenantdb.database.scram import scram_sha256_verifier
+        from tenantdb.database.plumbing.scram import scram_sha256_verifier
 
         verifier = scram_sha256_verifier(password)
         attrs = sql.SQL("LOGIN CREATEDB CREATEROLE NOSUPERUSER NOBYPASSRLS NOREPLICATION PASSWORD {}").format(

@@ -43,11 +43,11 @@ CHECKS: tuple[Spec, ...] = tuple(Spec(c.id, c.title, c.verify, c.needs_aws)
 def run(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = None) -> Report:
     """Every check against the environment; the report's exit_code is the CLI's."""
     if master_dsn is not None:
-        from tenantdb.database.master import parse_master_dsn
+        from tenantdb.database.plumbing.master import parse_master_dsn
 
         parse_master_dsn(master_dsn)  # a malformed DSN is a usage error (exit 2), not a failed check
     elif endpoint:
-        from tenantdb.database.master import parse_endpoint
+        from tenantdb.database.plumbing.master import parse_endpoint
 
         parse_endpoint(endpoint)
     ctx = Context(s, endpoint=endpoint, master_dsn=master_dsn)

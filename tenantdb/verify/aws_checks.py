@@ -11,9 +11,9 @@ import time
 from typing import Any
 
 from tenantdb.aws import SECRET_KEYS
-from tenantdb.database import app_secrets
-from tenantdb.database import connection as db
-from tenantdb.database import sqlfiles
+from tenantdb.database.bootstrap import app_secrets
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.plumbing import sqlfiles
 from tenantdb.report import Check, compare, failed, passed, skipped
 from tenantdb.verify.context import Context
 from tenantdb.verify.db_checks import ac1_server_version

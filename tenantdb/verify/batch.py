@@ -12,7 +12,7 @@ as bound parameters, never into statement text.
 A probe that meets a lock (app_user may hold any tenant table with ``LOCK
 TABLE``) gives up after the verifier's short ``lock_timeout``
 (settings ``verify_lock_timeout_s``); :func:`run` watches it
-(:class:`tenantdb.database.locks.Watch`) and :func:`met_lock` turns problems
+(:class:`tenantdb.database.plumbing.locks.Watch`) and :func:`met_lock` turns problems
 that are all such waits into the detail of an ERROR naming the table and the
 holder: the check could not judge, which is neither a pass nor a finding.
 """
@@ -28,9 +28,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from tenantdb.database import connection as db
-from tenantdb.database import locks
-from tenantdb.database import sqlfiles
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.plumbing import locks
+from tenantdb.database.plumbing import sqlfiles
 
 Statement = tuple[sql.Composable, Sequence[Any] | None]
 
@@ -102,7 +102,7 @@ WATCH_AFTER_S = 0.25
 def run(conn: psycopg.Connection, res: Results, statements: Sequence[Statement],
         after_failure: Sequence[Statement] = (), what: str = "verify: a live probe") -> Results:
     """``statements`` as one pipeline (one round trip), in autocommit so that their own BEGIN/ROLLBACK
-    frame the transactions (:func:`tenantdb.database.connection.pipeline`), ``res`` collecting the
+    frame the transactions (:func:`tenantdb.database.plumbing.connection.pipeline`), ``res`` collecting the
     reports. When one fails the rest are skipped (the error is ``res.stopped``); then the open
     transaction is rolled back and ``after_failure`` runs, in a second round trip. While it runs, a
     watch names whoever holds a lock it waits for (``res.holders``; ``what`` labels it on stderr)."""

@@ -26,10 +26,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from tenantdb.database import connection as db
-from tenantdb.database import sqlfiles
-from tenantdb.database.context_token import Key, KeyRing
-from tenantdb.database.master import ADMIN_DB, MasterTarget, app_address, resolve_master
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.plumbing import sqlfiles
+from tenantdb.database.tenancy.context_token import Key, KeyRing
+from tenantdb.database.plumbing.master import ADMIN_DB, MasterTarget, app_address, resolve_master
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
@@ -214,7 +214,7 @@ class Context:
 
     @property
     def key_ring(self) -> KeyRing:
-        """The key ring to mint with (as tenantdb.database.context_key.ring), without a round trip of its own."""
+        """The key ring to mint with (as context_key.ring), without a round trip of its own."""
         found = self.db_keys
         if not any(k.retires_at is None for k in found.keys):
             s = self.settings

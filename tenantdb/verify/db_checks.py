@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import psycopg
 
-from tenantdb.database import connection as db
+from tenantdb.database.plumbing import connection as db
 from tenantdb.errors import ToolkitError
 from tenantdb.report import Check, compare, failed, passed
 from tenantdb.verify.context import Context

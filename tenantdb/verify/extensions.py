@@ -9,7 +9,7 @@ PASS, so `verify --fail-on-skip` still refuses it.
 
 from __future__ import annotations
 
-from tenantdb.database import extensions as ext
+from tenantdb.database.bootstrap import extensions as ext
 from tenantdb.errors import ToolkitError
 from tenantdb.report import Check, failed, passed, skipped
 from tenantdb.verify.context import Context

@@ -28,8 +28,8 @@ import uuid
 import psycopg
 from psycopg import sql
 
-from tenantdb.database import connection as db
-from tenantdb.database import sqlfiles
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.plumbing import sqlfiles
 from tenantdb.report import Check, errored, failed, passed
 from tenantdb.settings import Settings
 from tenantdb.verify import batch

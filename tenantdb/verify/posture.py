@@ -30,9 +30,11 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from tenantdb.database import connection as db
-from tenantdb.database import locks, roles, sqlfiles
-from tenantdb.database.bootstrap import placeholders
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.plumbing import locks
+from tenantdb.database.bootstrap import roles
+from tenantdb.database.plumbing import sqlfiles
+from tenantdb.database.bootstrap.steps import placeholders
 from tenantdb.errors import ToolkitError
 from tenantdb.report import Check, errored, failed, passed
 from tenantdb.settings import Settings

@@ -1,7 +1,7 @@
 """ISO-PROBE: tenant isolation proven live, as app_user, inside transactions that are rolled back.
 
 The scratch table is set up the way real tenant tables are: a schema made by
-:func:`tenantdb.database.roles.tenant_schema_sql` (owned by the migrator, with its
+:func:`tenantdb.database.bootstrap.roles.tenant_schema_sql` (owned by the migrator, with its
 default privileges), a table the migrator creates there, isolated by
 ``tenancy.enable_isolation``. Then, as app_user (SET ROLE from a fresh master
 session, so the tenant setting has never existed in it):
@@ -46,8 +46,9 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
-from tenantdb.database import connection as db
-from tenantdb.database import roles, sqlfiles
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.bootstrap import roles
+from tenantdb.database.plumbing import sqlfiles
 from tenantdb.report import Check, errored, failed, passed, skipped
 from tenantdb.settings import Settings
 from tenantdb.verify import batch

@@ -49,10 +49,10 @@ import psycopg
 from botocore.exceptions import ClientError
 from psycopg import sql
 
-from tenantdb.database import connection as db
-from tenantdb.database import context_key as keys
-from tenantdb.database import context_token as ct
-from tenantdb.database import sqlfiles
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.tenancy import context_key as keys
+from tenantdb.database.tenancy import context_token as ct
+from tenantdb.database.plumbing import sqlfiles
 from tenantdb.errors import ToolkitError
 from tenantdb.report import Check, errored, failed, passed
 from tenantdb.settings import Settings

@@ -14,9 +14,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from tenantdb.database import connection as db
-from tenantdb.database.roles import VERSION_TABLE
-from tenantdb.database.sqlfiles import load, named, sql_dir
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.bootstrap.roles import VERSION_TABLE
+from tenantdb.database.plumbing.sqlfiles import load, named, sql_dir
 from tenantdb.settings import Settings
 
 __all__ = ["VERSION_TABLE"]

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from tenantdb.database import connection as db
-from tenantdb.database import locks, sqlfiles
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.plumbing import locks
+from tenantdb.database.plumbing import sqlfiles
 from tenantdb.database.migrate import catalog
 from tenantdb.database.migrate.login import Login, connect
 from tenantdb.errors import ToolkitError

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from typing import Any
 
-from tenantdb.database import connection as db
-from tenantdb.database.connection import Target
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.plumbing.connection import Target
 from tenantdb.database.migrate import catalog
-from tenantdb.database.master import app_address, parse_master_dsn
+from tenantdb.database.plumbing.master import app_address, parse_master_dsn
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 

@@ -22,10 +22,10 @@ from typing import Any
 
 import psycopg
 
-from tenantdb.database import connection as db
+from tenantdb.database.plumbing import connection as db
 from tenantdb.database.migrate import catalog, converge, scripts, worker
 from tenantdb.database.migrate.login import Login, connect, resolve
-from tenantdb.database.slugs import validate_slug
+from tenantdb.database.tenancy.slugs import validate_slug
 from tenantdb.errors import ToolkitError, UsageError
 from tenantdb.settings import Settings
 

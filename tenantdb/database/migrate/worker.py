@@ -17,7 +17,7 @@ column, fails the tenant); the privileges the toolkit takes back
 the schema's posture (posture.sql: any finding fails the tenant); the new
 revisions recorded in the registry (record.sql). A failure rolls back
 everything of that tenant and nothing of any other. Every statement runs
-beside a :class:`tenantdb.database.locks.Watch`, so a wait names who holds
+beside a :class:`tenantdb.database.plumbing.locks.Watch`, so a wait names who holds
 what it waits for, while it waits and in the error.
 """
 
@@ -29,8 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from tenantdb.database import connection as db
-from tenantdb.database import locks
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.plumbing import locks
 from tenantdb.database.migrate import catalog, scripts
 from tenantdb.database.migrate.login import Login
 from tenantdb.errors import ToolkitError

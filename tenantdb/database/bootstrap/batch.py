@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from tenantdb.database import sqlfiles
+from tenantdb.database.plumbing import sqlfiles
 from tenantdb.errors import ToolkitError
 
 SCRIPT_VERSION = "tenantdb-bootstrap-batch-1"

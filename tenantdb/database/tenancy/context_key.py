@@ -1,6 +1,6 @@
 """The context key of the signed tenant context: generate, store, rotate with overlap.
 
-Two stores hold the same key ring (tenantdb.database.context_token.KeyRing):
+Two stores hold the same key ring (tenantdb.database.tenancy.context_token.KeyRing):
 
 - the secret ``context_key_secret_name`` (Secrets Manager, encrypted with the
   secrets CMK, readable through the application's IRSA policy): what the
@@ -38,9 +38,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from tenantdb.database import sqlfiles
-from tenantdb.database.context_token import CLOCK_SKEW_S, Key, KeyRing, new_key
-from tenantdb.database.slugs import validate_slug
+from tenantdb.database.plumbing import sqlfiles
+from tenantdb.database.tenancy.context_token import CLOCK_SKEW_S, Key, KeyRing, new_key
+from tenantdb.database.tenancy.slugs import validate_slug
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
@@ -86,7 +86,7 @@ def _ts(t: int | None) -> datetime | None:
 
 def read_secret(aws: Any, s: Settings) -> KeyRing | None:
     """The key ring in the context key secret; None while it has no value (Terraform creates it empty)."""
-    from tenantdb.database.context_token import TokenError
+    from tenantdb.database.tenancy.context_token import TokenError
 
     name = s.context_key_secret_name
     if not aws.secret_has_value(name):
@@ -212,9 +212,9 @@ def token(s: Settings, slug: str, *, ttl_s: int | None = None, endpoint: str | N
           master_dsn: str | None = None) -> str:
     """`tenantdb tenant token`: a token for a registered tenant. The tenant id comes from the registry
     (as the master); the key from the database with ``--master-dsn``, else from the context key secret."""
-    from tenantdb.database import connection as db
-    from tenantdb.database.context_token import DEFAULT_TTL_S
-    from tenantdb.database.master import resolve_master
+    from tenantdb.database.plumbing import connection as db
+    from tenantdb.database.tenancy.context_token import DEFAULT_TTL_S
+    from tenantdb.database.plumbing.master import resolve_master
     from tenantdb.errors import UsageError
 
     if s.tenant_context != "signed":

@@ -3,7 +3,7 @@
 Order (fixed): the database (created when missing; CREATE DATABASE cannot
 run in a transaction), then each ``sql/NNN_*.sql`` file in name order and the
 role model's tenancy-roles step, all in ONE transaction sent as one
-multi-statement query (tenantdb.database.bootstrap_batch): the bootstrap is
+multi-statement query (tenantdb.database.bootstrap.batch): the bootstrap is
 atomic. The password steps (app_user's reported right after the roles file)
 and the context-key step follow, once the roles are committed. The whole run,
 after the database step, holds the lock of the table ``<tenancy>.bootstrap_lock``
@@ -19,7 +19,7 @@ fingerprint did. A run records what it left; a rerun that finds exactly that
 (one probe) runs no step and reports nothing changed.
 
 No password is ever printed or logged: app_user's is set as a SCRAM verifier
-computed in tenantdb.database.app_secrets, and written only to the secrets.
+computed in tenantdb.database.bootstrap.app_secrets, and written only to the secrets.
 """
 
 from __future__ import annotations
@@ -34,15 +34,15 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from tenantdb.database import app_secrets
-from tenantdb.database import bootstrap_batch as batch
-from tenantdb.database import connection as db
-from tenantdb.database import context_key
-from tenantdb.database import extensions
-from tenantdb.database import locks
-from tenantdb.database import roles
-from tenantdb.database import sqlfiles
-from tenantdb.database.master import resolve_master
+from tenantdb.database.bootstrap import app_secrets
+from tenantdb.database.bootstrap import batch
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.tenancy import context_key
+from tenantdb.database.bootstrap import extensions
+from tenantdb.database.plumbing import locks
+from tenantdb.database.bootstrap import roles
+from tenantdb.database.plumbing import sqlfiles
+from tenantdb.database.plumbing.master import resolve_master
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
@@ -137,7 +137,7 @@ def run(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = No
     Round trips: one on the admin database (TLS, database, roles), CREATE DATABASE when missing,
     three for the lock (its table, the lock, commit), one probe, and, unless the probe proves
     nothing would change, one batch holding
-    every step in one transaction (tenantdb.database.bootstrap_batch). The password and
+    every step in one transaction (tenantdb.database.bootstrap.batch). The password and
     context-key steps follow the batch (they need its roles committed); in signed mode the
     context-key step adds its own reads and writes.
     """
@@ -181,7 +181,7 @@ def _units(s: Settings, values: dict[str, sql.Composable]) -> tuple[list[batch.U
             skipped.append(Step(name, False, ACCESS_SKIP.format(stack=s.access_stack_id), skipped=True))
         else:
             units.append(batch.Unit(name, batch.state_query(path, values), sqlfiles.load(path, values)))
-    # The migrator and platform_admin (tenantdb.database.roles), measured by the role model's own query.
+    # The migrator and platform_admin (tenantdb.database.bootstrap.roles), measured by the role model's own query.
     name, body = (("object-grants", roles.object_grants_script(s)) if s.access_stack
                   else ("tenancy-roles", roles.script(s)))
     units.append(batch.Unit(name, roles.fingerprint_sql(s), body, many_rows=True))
@@ -390,7 +390,7 @@ def _roles_step(name: str, s: Settings, before: list[dict], after: list[dict]) -
 
 
 def _extensions_summary(s: Settings, state: dict[str, Any]) -> str:
-    """As tenantdb.database.extensions.summary, from the step's own fingerprint ("name version, ...")."""
+    """As tenantdb.database.bootstrap.extensions.summary, from the step's own fingerprint ("name version, ...")."""
     text = state.get("extensions") or "none"
     have = dict(item.split(" ", 1) for item in text.split(", ")) if text != "none" else {}
     parts = [", ".join(f"{n} {have[n]}" for n in s.extensions if n in have) + " installed" if have

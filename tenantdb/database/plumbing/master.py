@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from tenantdb.database.connection import Target
+from tenantdb.database.plumbing.connection import Target
 from tenantdb.errors import ToolkitError, UsageError
 from tenantdb.settings import Settings
 

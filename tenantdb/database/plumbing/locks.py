@@ -1,7 +1,7 @@
 """Name who holds what a toolkit session waits for, while it waits.
 
 Every toolkit session runs under ``lock_timeout`` and ``statement_timeout``
-(:func:`tenantdb.database.connection.connect`), so nothing waits without
+(:func:`tenantdb.database.plumbing.connection.connect`), so nothing waits without
 limit. A wait that ends in a timeout is still worth one line that says who was
 in the way: :class:`Watch` starts a timer beside a statement; if the statement
 still runs after ``after_s``, a second connection (same target, same pinned
@@ -15,7 +15,7 @@ stderr, and keeps the answer for the error message::
     raise ToolkitError(f"... {watch.explain()}")
 
 :meth:`Watch.beside` takes the target and settings from the connection itself
-(one :func:`~tenantdb.database.connection.connect` made); :func:`named_waits`
+(one :func:`~tenantdb.database.plumbing.connection.connect` made); :func:`named_waits`
 wraps a block and turns its lock or statement timeout into that one line. The
 holder's query text is never read: it may carry another tenant's data.
 """
@@ -31,8 +31,8 @@ from typing import Any
 
 import psycopg
 
-from tenantdb.database import connection as db
-from tenantdb.database import sqlfiles
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.plumbing import sqlfiles
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 
@@ -106,7 +106,7 @@ class Watch:
 
     @classmethod
     def beside(cls, conn: psycopg.Connection, what: str, **kw: Any) -> Watch:
-        """A watch whose second session is made like ``conn`` (:func:`tenantdb.database.connection.reconnect`)."""
+        """A watch whose second session is made like ``conn`` (``connection.reconnect``)."""
         return cls(None, None, conn, what, **kw)
 
     def __enter__(self) -> Watch:

@@ -32,10 +32,10 @@ import psycopg
 from psycopg import sql
 
 from tenantdb.aws import pending_version
-from tenantdb.database import connection as db
-from tenantdb.database import sqlfiles
-from tenantdb.database.master import MasterTarget, app_address
-from tenantdb.database.scram import scram_sha256_verifier
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.plumbing import sqlfiles
+from tenantdb.database.plumbing.master import MasterTarget, app_address
+from tenantdb.database.plumbing.scram import scram_sha256_verifier
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
 

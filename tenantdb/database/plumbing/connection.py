@@ -17,7 +17,7 @@ bootstrap and the verifier share.
 - ``lock_timeout`` and ``statement_timeout`` come in the same startup packet
   (:func:`session_options`, settings ``toolkit_lock_timeout_s`` and
   ``toolkit_statement_timeout_s``): no toolkit statement waits or runs without
-  limit, whatever lock app_user holds; :mod:`tenantdb.database.locks` names the holder.
+  limit, whatever lock app_user holds; :mod:`tenantdb.database.plumbing.locks` names the holder.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from weakref import WeakKeyDictionary
 
 import psycopg
 
-from tenantdb.database import sqlfiles
+from tenantdb.database.plumbing import sqlfiles
 from tenantdb import errors
 from tenantdb.errors import ToolkitError
 from tenantdb.settings import Settings
@@ -196,7 +196,7 @@ _ORIGIN: WeakKeyDictionary[psycopg.Connection, tuple[Target, Settings, float | N
 
 def reconnect(conn: psycopg.Connection, application_name: str) -> psycopg.Connection | None:
     """A second session like ``conn`` (same target, settings and timeouts), to look at ``conn`` from
-    outside while it waits (:mod:`tenantdb.database.locks`); None for a connection :func:`connect` did
+    outside while it waits (:mod:`tenantdb.database.plumbing.locks`); None for a connection :func:`connect` did
     not make. One attempt, no retry: the caller only informs."""
     origin = _ORIGIN.get(conn)
     if origin is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from tenantdb.database import sqlfiles
+from tenantdb.database.plumbing import sqlfiles
 from tenantdb.settings import Settings
 
 

@@ -6,9 +6,9 @@ application's migrations own its tables, never app_user), a row in
 tenant_id), USAGE for app_user and platform_admin, and default privileges so
 every table the migrator creates there gives them SELECT, INSERT, UPDATE,
 DELETE and nothing else, and its sequences give app_user nothing
-(:func:`tenantdb.database.roles.tenant_schema`).
+(:func:`tenantdb.database.bootstrap.roles.tenant_schema`).
 
-Slugs are validated before any connection is made (:mod:`tenantdb.database.slugs`):
+Slugs are validated before any connection is made (:mod:`tenantdb.database.tenancy.slugs`):
 bad input is exit 2 with nothing created. Each command runs in one
 transaction as the master, so a failure changes nothing.
 """
@@ -20,10 +20,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from tenantdb.database import connection as db
-from tenantdb.database import locks, roles, sqlfiles
-from tenantdb.database.master import resolve_master
-from tenantdb.database.slugs import schema_name
+from tenantdb.database.plumbing import connection as db
+from tenantdb.database.plumbing import locks
+from tenantdb.database.bootstrap import roles
+from tenantdb.database.plumbing import sqlfiles
+from tenantdb.database.plumbing.master import resolve_master
+from tenantdb.database.tenancy.slugs import schema_name
 from tenantdb.errors import ToolkitError, UsageError
 from tenantdb.settings import Settings
 
@@ -203,7 +205,7 @@ def _ensure_tenant(s: Settings, slug: str, endpoint: str | None, master_dsn: str
 
 def _ensure_sample_table(conn: psycopg.Connection, s: Settings, slug: str) -> None:
     """One first row in the tenant's ``projects`` (made by the migrations), under its own tenant context."""
-    from tenantdb.database.context_key import context_for
+    from tenantdb.database.tenancy.context_key import context_for
 
     table = sql.Identifier(schema_name(s, slug), SAMPLE_TABLE)
     with conn.transaction():

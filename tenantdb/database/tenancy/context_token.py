@@ -5,7 +5,7 @@ the context key can make. The application mints one per request (or per
 transaction) and passes it, as a bound parameter, to the same helper it uses
 in plain mode::
 
-    from tenantdb.database.context_token import KeyRing
+    from tenantdb.database.tenancy.context_token import KeyRing
     ring = KeyRing.from_json(secret_string)          # the context key secret's value
     token = ring.mint(tenant_id, ttl_s=300)
     with conn.transaction():
