@@ -54,7 +54,7 @@ def aws_calls(overlay: Path) -> tuple[int, dict[str, int], bool]:
 
     s = settings_mod.load("local", overlay)
     ca = Path(s.local_state_dir) / "postgres" / "data" / "server.crt"
-    s = s.model_copy(update={"ca_bundle": str(ca)}) if not s.ca_bundle else s
+    s = s.replaced(ca_bundle=str(ca)) if not s.ca_bundle else s
     calls: dict[str, int] = {}
     real = BaseClient._make_api_call
 

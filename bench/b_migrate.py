@@ -61,7 +61,7 @@ def script_dir(base: Path) -> Path:
 
 
 def _settings(server: BenchServer):
-    return server.settings.model_copy(update={"db_name": DB})
+    return server.settings.replaced(db_name=DB)
 
 
 def setup(server: BenchServer, count: int) -> list[str]:

@@ -266,7 +266,7 @@ def _scans(node: dict) -> list[str]:
 
 def run(server: BenchServer, tenants: int, rows: int, block_s: float, pairs: int) -> list[Figure]:
     figures = _mode(server, server.settings, "rls", tenants, rows, block_s, pairs, forms=True)
-    signed = server.settings.model_copy(update={"tenant_context": "signed"})
+    signed = server.settings.replaced(tenant_context="signed")
     try:
         figures += _mode(server, signed, "rls.signed", tenants, rows, block_s, pairs, forms=False)
     except Exception as exc:  # noqa: BLE001 - signed mode failing must not hide the plain figures; not met

@@ -39,7 +39,7 @@ def _verify(server: BenchServer, wire: bool = False, signed: bool = False) -> tu
 
     s, dsn = (server.wire_settings(), server.wire_dsn()) if wire else (server.settings, server.master_dsn())
     if signed:
-        s = s.model_copy(update={"tenant_context": "signed"})
+        s = s.replaced(tenant_context="signed")
     t0 = time.perf_counter()
     rep = verify.run(s, master_dsn=dsn)
     elapsed = time.perf_counter() - t0
@@ -101,7 +101,7 @@ def signed_round_trips(server: BenchServer, tenants: int) -> Figure:
     tokens minted per context). Leaves the database in signed mode: call it last."""
     from tenantdb.database.bootstrap import steps as bootstrap
 
-    signed = server.settings.model_copy(update={"tenant_context": "signed"})
+    signed = server.settings.replaced(tenant_context="signed")
     bootstrap.run(signed, master_dsn=server.master_dsn())
     server.install_context_key(signed)
     mark = server.mark()

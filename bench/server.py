@@ -134,7 +134,7 @@ class BenchServer:
     # ----- round trips on the wire -----------------------------------------------------
     def wire_settings(self) -> settings_mod.Settings:
         """The settings, with the database endpoint at the counting proxy."""
-        return self.settings.model_copy(update={"db_endpoint": f"{self.wire.host}:{self.wire.port}"})
+        return self.settings.replaced(db_endpoint=f"{self.wire.host}:{self.wire.port}")
 
     def wire_dsn(self, dbname: str = "postgres") -> str:
         c = self.cluster

@@ -22,7 +22,7 @@ class SecretReadPolicyProps:
     secret_arn: str
     kms_key_arn: str
     account: Account
-    context_key_secret_arn: str | None = None
+    context_key_secret_arn: str | None
     """The signed tenant context's key secret: the application mints tokens with it."""
 
 

@@ -103,8 +103,7 @@ class DatabaseStack(TerraformStack):
             recovery_window_days=s.secret_recovery_window_days,
         ))
         context_key = Secret(self, "context-key-secret", context_key_props(  # signed tenant context only
-            s.context_key_secret_name, secrets_key.arn, s.secret_recovery_window_days)
-        ) if s.tenant_context == "signed" else None
+            s.context_key_secret_name, secrets_key.arn)) if s.tenant_context == "signed" else None
         # Story 0.4 task 6.3: both application secrets rotate through AWS's single-user function; the master
         # secret keeps RDS's own managed rotation (manage_master_user_password).
         SecretRotation(self, "rotation", RotationProps(

@@ -1,8 +1,8 @@
 """The RDS PostgreSQL instance (AC1-AC5, tasks 1, 2 and 4).
 
-Defaults are the safe ones (encrypted, private, deletion-protected, final
-snapshot, managed master password); the database stack sets every field from
-the settings.
+Always encrypted, private and with a managed master password; every prop comes
+from the settings (the database stack sets each one), so no prop has a default
+of its own to disagree with the settings' (Story 0.4's values).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from stacks.cdk import Construct, DbInstance, TerraformElement, named
 @dataclass(frozen=True)
 class InstanceProps:
     identifier: str
+    """``<project>-db-<env>``: the name plans, runbooks and the verifier look up."""
     instance_class: str
+    """Instance class (AC2); its memory sizes shared_buffers (AC6)."""
     engine_version: str
     """The major version; RDS picks the latest minor (AC1)."""
     storage_kms_key_arn: str
@@ -24,30 +26,54 @@ class InstanceProps:
     master_secret_kms_key_arn: str
     """Encrypts the RDS-managed master secret: no master password in Terraform state."""
     parameter_group_name: str
+    """The custom parameter group (AC6, task 3)."""
     subnet_group_name: str
+    """The network layer's DB subnet group (Story 0.2, task 1.1)."""
     security_group_ids: Sequence[str]
+    """The network layer's RDS security group (task 4.1)."""
     monitoring_role_arn: str
+    """Enhanced Monitoring's role (task 4.4)."""
     db_name: str
+    """The master database (AC7)."""
     master_username: str
-    port: int = 5432
-    multi_az: bool = True
-    storage_type: str = "gp3"
-    allocated_storage_gb: int = 20
-    max_allocated_storage_gb: int = 100
-    backup_retention_days: int = 7
-    backup_window: str = "03:00-04:00"
-    maintenance_window: str = "sun:04:00-sun:05:00"
-    deletion_protection: bool = True
-    final_snapshot: bool = True
-    performance_insights_retention_days: int = 7
-    monitoring_interval_s: int = 60
-    log_exports: Sequence[str] = ("postgresql", "upgrade")
-    ca_cert_identifier: str = "rds-ca-rsa2048-g1"
-    iam_database_authentication: bool = True
-    auto_minor_version_upgrade: bool = True
-    copy_tags_to_snapshot: bool = True
-    engine_lifecycle_support: str = "open-source-rds-extended-support-disabled"
-    depends_on: Sequence[TerraformElement] = ()
+    """Not a default name (Security Hub RDS.25, task 5.1)."""
+    port: int
+    """Listener port (Story 0.4 connection string)."""
+    multi_az: bool
+    """Multi-AZ standby (AC3)."""
+    storage_type: str
+    """Storage type (task 1.6)."""
+    allocated_storage_gb: int
+    """Initial storage (Story 0.4 instance sizing)."""
+    max_allocated_storage_gb: int
+    """Storage autoscaling ceiling (task 1.6)."""
+    backup_retention_days: int
+    """Automated backup retention (AC4, task 2.1)."""
+    backup_window: str
+    """Daily backup window, UTC (AC4, task 2.2)."""
+    maintenance_window: str
+    """Weekly maintenance window, UTC (task 2.3)."""
+    deletion_protection: bool
+    """Deletion protection (task 2.4)."""
+    final_snapshot: bool
+    """A final snapshot on delete (task 2.4)."""
+    performance_insights_retention_days: int
+    """Performance Insights retention, encrypted with the storage key (task 4.3)."""
+    monitoring_interval_s: int
+    """Enhanced Monitoring granularity (task 4.4)."""
+    log_exports: Sequence[str]
+    """CloudWatch log exports (task 4, checkov CKV_AWS_129)."""
+    ca_cert_identifier: str
+    """Server certificate authority (checkov CKV_AWS_211)."""
+    iam_database_authentication: bool
+    """IAM database authentication (checkov CKV_AWS_161)."""
+    auto_minor_version_upgrade: bool
+    """Minor versions applied in the maintenance window (checkov CKV_AWS_226)."""
+    copy_tags_to_snapshot: bool
+    """Tags copied to snapshots (checkov CKV2_AWS_60)."""
+    engine_lifecycle_support: str
+    """Out of paid RDS Extended Support (cost safety)."""
+    depends_on: Sequence[TerraformElement]
     """The log groups, so RDS never creates them unencrypted first."""
 
     @property

@@ -37,12 +37,14 @@ class KeyProps:
     alias: str
     description: str
     account: Account
-    via_services: Sequence[str] = ()
+    via_services: Sequence[str]
     """Services (``rds``, ``secretsmanager``) through which the account may use the key."""
+    deletion_window_days: int
+    """Waiting period before a scheduled deletion (AC5, AWS KMS ScheduleKeyDeletion)."""
     log_group_arns: Sequence[str] = ()
     """Log group ARN patterns CloudWatch Logs may encrypt with this key. @default none."""
-    deletion_window_days: int = 30
     enable_rotation: bool = True
+    """Rotation of the key material (checkov CKV_AWS_7). @default true: the stacks never turn it off."""
 
 
 class Key(Construct):

@@ -14,7 +14,9 @@ class LogGroupsProps:
     names: Sequence[str]
     """Full names, ``/aws/rds/instance/<id>/<log>``."""
     kms_key_arn: str
-    retention_days: int = 365
+    """The storage key: the groups are encrypted (AC5)."""
+    retention_days: int
+    """Retention of the exported logs (checkov CKV_AWS_338)."""
 
 
 class LogGroups(Construct):

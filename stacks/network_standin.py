@@ -33,7 +33,8 @@ class NetworkStandinProps:
     subnet_group_param: str
     security_group_param: str
     availability_zones: Sequence[str]
-    db_port: int = 5432
+    db_port: int
+    """The RDS security group admits this port from the VPC only (Story 0.4 task 4.2)."""
     vpc_cidr: str = "10.40.0.0/16"
     subnet_cidrs: Sequence[str] = ("10.40.1.0/24", "10.40.2.0/24")
 

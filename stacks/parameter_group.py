@@ -14,7 +14,8 @@ class ParameterGroupProps:
     family: str
     parameters: Mapping[str, tuple[str, str]]
     """Parameter name -> (value in RDS units, apply method)."""
-    description: str = "Managed by tenantdb"
+    description: str
+    """Says the project, the engine major and the environment, so a console reader knows whose group it is."""
 
 
 class ParameterGroup(Construct):

@@ -2,7 +2,7 @@
 
 With it, `cdktf deploy` and `terraform apply` refuse any plan that would destroy
 or replace the instance, a KMS key, a secret or the parameter group: the same
-types the plan guard of `tenantdb plan` guards (tenantdb.settings.STATEFUL_RESOURCE_TYPES),
+types the plan guard of `tenantdb plan` guards (tenantdb.aws_reference.STATEFUL_RESOURCE_TYPES),
 so the two lists cannot drift apart.
 
 Applied as an aspect, once, to the whole stack: it visits every construct at
@@ -16,7 +16,7 @@ from __future__ import annotations
 import jsii
 
 from stacks.cdk import Aspects, IAspect, IConstruct, TerraformResource, TerraformStack
-from tenantdb.settings import STATEFUL_RESOURCE_TYPES
+from tenantdb.aws_reference import STATEFUL_RESOURCE_TYPES
 
 PROTECTED_TYPES: tuple[str, ...] = tuple(STATEFUL_RESOURCE_TYPES)
 """Resource types that carry prevent_destroy when the settings ask for it."""

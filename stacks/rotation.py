@@ -62,8 +62,9 @@ class RotationProps:
     """Terraform address suffix (``connection``) -> secret ARN, each rotated by the function."""
     rotation_days: int
     security_group_name: str
-    https_egress_cidrs: Sequence[str] = ("0.0.0.0/0",)
-    left_out: Collection[str] = ()
+    https_egress_cidrs: Sequence[str]
+    """Where the function may open HTTPS to reach Secrets Manager (docs/security.md)."""
+    left_out: Collection[str]
     """Resource types not created (the emulator's gaps, ``settings.emulator_left_out``)."""
 
 

@@ -134,5 +134,5 @@ def test_check_asserts_the_json_and_skips_validate(with_access: dict[str, Path],
     assert failed.status is Status.FAIL and "password set" in failed.actual
     # Not synthesized: nothing to say, unless the settings asked for it (then ERROR, never PASS).
     assert check.access_checks(s, {}) == []
-    on = s.model_copy(update={"access_stack": True})
+    on = s.replaced(access_stack=True)
     assert [c.status for c in check.access_checks(on, {})] == [Status.ERROR]

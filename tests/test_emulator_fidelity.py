@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tenantdb import settings as settings_mod
+from tenantdb import settings as settings_mod, settings_instance
 from tenantdb.local.fidelity import windows_share_a_minute
 
 DEV = settings_mod.load("dev")
@@ -103,7 +103,7 @@ def test_window_overlap_agrees_with_the_settings_rule():
     backups = [f"{h:02d}:{m:02d}-{(h + 1) % 24:02d}:{m:02d}" for h in range(0, 24, 5) for m in (0, 30)]
     maints = [f"{d}:{h:02d}:00-{d}:{h:02d}:45" for d in ("mon", "sun") for h in range(0, 24, 3)]
     for b, mw in itertools.product(backups, maints):
-        assert windows_share_a_minute(b, mw) is settings_mod._windows_overlap(b, mw), (b, mw)
+        assert windows_share_a_minute(b, mw) is settings_instance.windows_overlap(b, mw), (b, mw)
 
 
 # ----- Performance Insights and EngineLifecycleSupport ------------------------

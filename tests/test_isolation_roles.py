@@ -29,7 +29,7 @@ def live_role(pg_super, s, name: str) -> dict[str, object]:
 
 @pytest.mark.parametrize("create_on_db", [True, False])
 def test_every_modelled_role_is_live_as_declared(pg_fresh, pg_master, pg_super, iso_settings, create_on_db):
-    s = iso_settings.model_copy(update={"app_create_on_database": create_on_db})
+    s = iso_settings.replaced(app_create_on_database=create_on_db)
     bootstrap.run(s, master_dsn=pg_master.dsn())
     for role in roles.model(s).roles:
         live = live_role(pg_super, s, role.name)
@@ -56,7 +56,7 @@ def test_every_modelled_role_is_live_as_declared(pg_fresh, pg_master, pg_super, 
 
 
 def test_the_strict_profile_keeps_every_iso_check_passing(pg_fresh, pg_master, pg_super, pg_cluster, iso_settings):
-    s = iso_settings.model_copy(update={"app_create_on_database": False})
+    s = iso_settings.replaced(app_create_on_database=False)
     bootstrap.run(s, master_dsn=pg_master.dsn())
     tenants.create(s, "acme", master_dsn=pg_master.dsn())
     checks = {c.id: c for c in verify.run(s, master_dsn=pg_master.dsn()).checks}

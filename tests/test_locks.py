@@ -20,7 +20,7 @@ from tests.test_isolation import login
 @pytest.fixture
 def held(pg_fresh, pg_cluster, pg_master, pg_super, pg_settings):
     """app_user's own login holding ACCESS EXCLUSIVE on a table of its own; yields (settings, target, holder pid)."""
-    s = pg_settings.model_copy(update={"toolkit_lock_timeout_s": 2.0})
+    s = pg_settings.replaced(toolkit_lock_timeout_s=2.0)
     bootstrap.run(s, master_dsn=pg_master.dsn())
     holder = login(pg_cluster, pg_super, s, s.app_role)
     holder.execute("CREATE SCHEMA held; CREATE TABLE held.t (id int)")

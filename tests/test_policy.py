@@ -106,7 +106,7 @@ def _stack(synth_out: dict[str, Path], env: str, tmp_path: Path) -> tuple[settin
 
 def test_missing_checkov_is_error_not_pass(synth_out: dict[str, Path], tmp_path: Path) -> None:
     s, stack_file, instance = _stack(synth_out, "prod", tmp_path)
-    s = s.model_copy(update={"checkov_path": str(tmp_path / "no-checkov")})
+    s = s.replaced(checkov_path=str(tmp_path / "no-checkov"))
     out = {c.id: c for c in policy.checks(s, stack_file, instance)}
     assert out["POLICY"].status is Status.ERROR and "scripts/setup" in out["POLICY"].detail
     assert not any(i.startswith("CKV") for i in out)

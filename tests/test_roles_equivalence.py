@@ -36,7 +36,7 @@ def fresh(pg_fresh, pg_super, iso_settings):
 
 
 def access_doc(synth_in_process: Any, s) -> dict[str, Any]:
-    return synth_in_process([s.model_copy(update={"access_stack": True})])[s.access_stack_id]
+    return synth_in_process([s.replaced(access_stack=True)])[s.access_stack_id]
 
 
 def catalog(pg_cluster, pg_master, s) -> dict[str, set[tuple]]:
@@ -61,7 +61,7 @@ def object_grants_live(pg_super, s) -> set[tuple]:
 
 
 def object_grants_declared(s) -> set[tuple]:
-    return {(grantee, obj.split("(")[0], p) for grantee, g in roles.object_grants(s) for obj in g.objects
+    return {(grantee, obj.split("(")[0], p) for grantee, g in roles.model(s).object_grants() for obj in g.objects
             for p in g.privileges}
 
 
@@ -75,7 +75,7 @@ def test_json_names_every_modelled_role_and_no_object_grants(synth_in_process, i
 @pytest.mark.parametrize("create_on_db", [True, False])
 def test_bootstrap_catalog_equals_access_stack(fresh, pg_cluster, pg_master, pg_super, iso_settings,
                                                synth_in_process, create_on_db) -> None:
-    s = iso_settings.model_copy(update={"app_create_on_database": create_on_db})
+    s = iso_settings.replaced(app_create_on_database=create_on_db)
     declared = access_model.from_json(access_doc(synth_in_process, s))
     bootstrap.run(s, master_dsn=pg_master.dsn())
     live = catalog(pg_cluster, pg_master, s)
@@ -102,7 +102,7 @@ def test_the_comparison_sees_a_difference(fresh, pg_cluster, pg_master, pg_super
 
 def test_with_the_access_stack_the_bootstrap_leaves_roles_and_grants_alone(
         fresh, pg_cluster, pg_master, pg_super, iso_settings, synth_in_process) -> None:
-    s = iso_settings.model_copy(update={"access_stack": True})
+    s = iso_settings.replaced(access_stack=True)
     doc = access_doc(synth_in_process, s)
     declared = access_model.from_json(doc)
     with connect_as(pg_cluster, pg_master.user, pg_master.password, s.db_name) as conn:
@@ -129,7 +129,7 @@ def test_with_the_access_stack_the_bootstrap_leaves_roles_and_grants_alone(
 
 
 def test_with_the_access_stack_missing_roles_stop_the_bootstrap(fresh, pg_master, pg_super, iso_settings) -> None:
-    s = iso_settings.model_copy(update={"access_stack": True})
+    s = iso_settings.replaced(access_stack=True)
     with pytest.raises(ToolkitError, match=f"apply the access stack {s.access_stack_id} first.*nothing was changed"):
         bootstrap.run(s, master_dsn=pg_master.dsn())
     assert pg_super.execute("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",

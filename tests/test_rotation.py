@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tenantdb import settings as settings_mod
+from tenantdb import aws_reference, settings as settings_mod
 from tenantdb.infra import terraform
 from tenantdb.report import Status
 from tenantdb.verify import aws_checks
@@ -99,13 +99,13 @@ def test_secrets_key_lets_the_function_decrypt_only_through_secrets_manager(env:
 
 
 def test_emulator_leaves_out_exactly_the_listed_types(stack_json: dict) -> None:
-    """local (an emulator) synthesizes dev's stack minus settings.EMULATOR_UNSUPPORTED, nothing else."""
+    """local (an emulator) synthesizes dev's stack minus aws_reference.EMULATOR_UNSUPPORTED, nothing else."""
     _, _, local = _doc(stack_json, "local")
     _, _, dev = _doc(stack_json, "dev")
     missing = set(dev["resource"]) - set(local["resource"])
     left_out = settings_mod.load("local", None).emulator_left_out
     print(f"\nleft out for the emulator: {', '.join(left_out)}", file=sys.stderr)
-    assert missing == set(settings_mod.EMULATOR_UNSUPPORTED) == set(left_out)
+    assert missing == set(aws_reference.EMULATOR_UNSUPPORTED) == set(left_out)
     assert set(local["resource"]) - set(dev["resource"]) == set()
     for rtype in local["resource"]:  # every other resource of dev's stack is there, by address
         assert set(local["resource"][rtype]) == set(dev["resource"][rtype]), rtype

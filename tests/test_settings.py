@@ -110,3 +110,52 @@ def test_check_holds_the_parameter_group_to_a_bounded_temp_file_limit(tmp_path):
     for params in (without, unbounded):
         got = ac6_parameters(_stack_with(tmp_path, s, params))
         assert got.status is Status.FAIL and "one session's temporary files are not bounded" in got.detail, got
+
+
+# ----- one place for derived defaults, and no unvalidated copies ---------------------------
+
+def test_a_directly_built_settings_gets_the_derived_defaults():
+    """Settings(...) and Settings.model_validate(...), as the offline check's baseline builds them, derive
+    the same defaults load() does."""
+    for env in settings.ENVIRONMENTS:
+        loaded = settings.load(env)
+        direct = settings.Settings(environment=env, **settings.PROFILES[env])
+        validated = settings.Settings.model_validate({"environment": env, **settings.PROFILES[env]})
+        assert direct == loaded == validated, env
+    direct = settings.Settings(environment="local", project="acme", local_postgres_port=55432)
+    assert (direct.state_bucket, direct.ssm_db_subnet_group_param, direct.db_endpoint, direct.retry_budget_s) == (
+        "acme-tfstate-local", "/acme/local/network/db_subnet_group_name", "127.0.0.1:55432", 10.0)
+    assert direct.instance_identifier == direct.stack_id == "acme-db-local"
+
+
+def test_replaced_validates_the_copy_and_derives_again_what_was_not_set():
+    s = settings.load("local")
+    # model_copy validates nothing: it would hand on a retention AC4 forbids
+    assert s.model_copy(update={"backup_retention_days": 3}).backup_retention_days == 3
+    with pytest.raises(settings.SettingsError) as err:
+        s.replaced(backup_retention_days=3)
+    msg = str(err.value)
+    assert msg.startswith("local: backup_retention_days=3: must be 7 to 35 days") and "\n" not in msg
+    with pytest.raises(settings.SettingsError, match=r"^local: no_such_field: unknown setting"):
+        s.replaced(no_such_field=1)
+    with pytest.raises(settings.SettingsError, match=r"^local: verify_lock_timeout_s=20.0: must be at most"):
+        s.replaced(verify_lock_timeout_s=20)  # a rule across fields too
+    moved = s.replaced(local_postgres_port=55432, project="acme")
+    assert (moved.db_endpoint, moved.state_bucket) == ("127.0.0.1:55432", "acme-tfstate-local")  # derived again
+    assert moved.sample_tenants == s.sample_tenants and moved.backup_retention_days == 7
+    pinned = settings.load("local", db_endpoint="10.0.0.5:6432").replaced(local_postgres_port=55432)
+    assert pinned.db_endpoint == "10.0.0.5:6432"  # set explicitly: it stays
+    assert s.replaced() == s
+
+
+def test_the_settings_hold_only_settings():
+    """AWS's reference tables and the parameter group's contents have their own modules; settings.py
+    neither defines nor re-exports them."""
+    from tenantdb import aws_reference, db_parameters
+
+    for name in ("INSTANCE_CLASS_MEMORY_GIB", "EMULATOR_UNSUPPORTED", "RDS_EXTENSIONS", "STATEFUL_RESOURCE_TYPES"):
+        assert hasattr(aws_reference, name) and not hasattr(settings, name), name
+    s = settings.load("prod")
+    assert s.db_parameters == db_parameters.db_parameters(
+        max_connections=200, work_mem_mb=64, maintenance_work_mem_mb=512, log_min_duration_statement_ms=1000,
+        temp_file_limit_kb=db_parameters.temp_file_limit_kb(100, 10.0))

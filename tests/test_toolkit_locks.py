@@ -132,7 +132,7 @@ def test_a_lock_table_app_user_could_take_is_refused(bootstrapped_app, pg_master
 
 def test_a_bootstrap_held_up_names_the_holder_and_gives_up(bootstrapped_app, pg_master, pg_settings, capsys):
     """Another session holds the lock past bootstrap_wait_s: one line naming its role and pid."""
-    s = pg_settings.model_copy(update={"bootstrap_wait_s": 1.5})
+    s = pg_settings.replaced(bootstrap_wait_s=1.5)
     with psycopg.connect(pg_master.dsn(s.db_name), application_name="stuck") as holder:
         holder.execute("LOCK TABLE tenancy.bootstrap_lock IN EXCLUSIVE MODE")
         started = time.monotonic()
@@ -149,7 +149,7 @@ def test_a_bootstrap_held_up_names_the_holder_and_gives_up(bootstrapped_app, pg_
 
 def test_a_bootstrap_step_held_up_by_a_lock_names_the_holder(pg_fresh, pg_cluster, pg_master, pg_settings):
     """A step of the batch waits for someone's lock: after toolkit_lock_timeout_s, one line naming the holder."""
-    s = pg_settings.model_copy(update={"toolkit_lock_timeout_s": 1.0})
+    s = pg_settings.replaced(toolkit_lock_timeout_s=1.0)
     blocker = block_the_tenancy_step(pg_cluster, pg_master, s)
     try:
         with pytest.raises(ToolkitError) as err:

@@ -51,8 +51,7 @@ class Live:
 
 def _live(applied_env, env: str, pg_cluster, pg_master) -> Iterator[Live]:
     applied = applied_env(env)
-    s = applied.settings.model_copy(update={"retry_budget_s": 4.0, "connect_timeout_s": 2,
-                                            "aws_internal_roles": aws_internal_roles()})
+    s = applied.settings.replaced(retry_budget_s=4.0, connect_timeout_s=2, aws_internal_roles=aws_internal_roles())
     a = aws_mod.Aws(s)
     # The instance's master secret holds the master user's name and a password RDS generated;
     # the stand-in's master role takes that password, as RDS's would have it.

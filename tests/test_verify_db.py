@@ -151,7 +151,7 @@ def test_plaintext_accepted_fails_tls(bootstrapped, pg_cluster, pg_master, pg_se
 
 def test_unreachable_server_is_error_not_pass(pg_master, pg_settings):
     dead = pg_master.dsn().replace(f":{pg_master.port}/", f":{free_port()}/")
-    fast = pg_settings.model_copy(update={"retry_budget_s": 0.5})
+    fast = pg_settings.replaced(retry_budget_s=0.5)
     rep = verify.run(fast, master_dsn=dead)
     by = {c.id: c for c in rep.checks}
     assert rep.exit_code == 1

@@ -151,7 +151,7 @@ def deploy(settings: Settings, outdir: Path, stage: Callable[[str], Any] | None 
 
 
 def left_out_note(settings: Settings, stack_id: str) -> str:
-    """Name what the database stack leaves out where AWS is an emulator (settings.EMULATOR_UNSUPPORTED)."""
+    """Name what the database stack leaves out where AWS is an emulator (aws_reference.EMULATOR_UNSUPPORTED)."""
     if stack_id != settings.stack_id or not settings.emulator_left_out:
         return ""
     return f"; left out for the emulator: {', '.join(settings.emulator_left_out)}"

@@ -23,13 +23,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tenantdb.aws_reference import STATEFUL_RESOURCE_TYPES
 from tenantdb.errors import ToolkitError
 from tenantdb.report import Check, errored, failed, passed
-from tenantdb.settings import STATEFUL_RESOURCE_TYPES
 
 GUARDED_TYPES: Mapping[str, str] = STATEFUL_RESOURCE_TYPES
-"""Resource type -> what destroying it loses (the settings' one list, which the stacks' prevent_destroy
-also reads). Replacing or destroying one needs --allow-replace."""
+"""Resource type -> what destroying it loses (tenantdb.aws_reference's one list, which the stacks'
+prevent_destroy also reads). Replacing or destroying one needs --allow-replace."""
 
 REBOOT_METHOD = "pending-reboot"
 

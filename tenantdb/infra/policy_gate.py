@@ -67,7 +67,7 @@ def _setting(s: Settings, key: str) -> Any:
     if key == "emulator":
         return bool(s.aws_endpoint_url)
     if key not in Settings.model_fields:
-        raise ToolkitError(f"when.{key}: not a settings field (see tenantdb/settings.py)")
+        raise ToolkitError(f"when.{key}: not a settings field (see the fields in tenantdb/settings_*.py)")
     return getattr(s, key)
 
 

@@ -53,9 +53,9 @@ def touching_windows_allowed() -> None:
 def windows_share_a_minute(backup: str, maintenance: str) -> bool:
     """True when the daily backup window and the weekly maintenance window overlap by a minute or more:
     the settings' rule (one arithmetic for both), with AWS's case-insensitive day names."""
-    from tenantdb.settings import _windows_overlap
+    from tenantdb.settings_instance import windows_overlap
 
-    return _windows_overlap(backup, maintenance.lower())
+    return windows_overlap(backup, maintenance.lower())
 
 
 _STORED_INSTANCE_FIELDS = (

@@ -13,10 +13,10 @@
 
 from __future__ import annotations
 
+from tenantdb.aws_reference import RDS_EXTENSIONS
 from tenantdb.infra.check.context import Ctx, title
 from tenantdb.infra.plan_guard import GUARDED_TYPES
 from tenantdb.report import Check, failed, passed
-from tenantdb.settings import RDS_EXTENSIONS
 
 NEEDS_PRELOAD: frozenset[str] = frozenset({"pg_stat_statements", "pg_cron", "pgaudit", "pg_tle", "pglogical",
                                            "pgactive"})
