@@ -42,7 +42,7 @@ def render_sql(server: BenchServer) -> str:
     with server.connect_master(s.db_name) as conn:
         for path in sqlfiles.files():
             parts += ["BEGIN;", sqlfiles.load(path, values).as_string(conn), "COMMIT;"]
-        parts += ["BEGIN;", roles.script(s).as_string(conn), "COMMIT;"]
+        parts += ["BEGIN;", roles.model(s).script().as_string(conn), "COMMIT;"]
     parts += ["SELECT extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) AS elapsed \\gset",
               "\\echo :elapsed"]
     return "\n".join(parts) + "\n"

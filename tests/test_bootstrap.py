@@ -216,18 +216,37 @@ def test_a_superuser_master_removes_bypassrls_itself(pg_fresh, pg_cluster, pg_ma
 
 def test_app_create_on_database_off_withdraws_create(pg_fresh, pg_master, pg_super, pg_settings):
     bootstrap.run(pg_settings, master_dsn=pg_master.dsn())
-    strict = pg_settings.model_copy(update={"app_create_on_database": False})
+    strict = pg_settings.replaced(app_create_on_database=False)
     result = bootstrap.run(strict, master_dsn=pg_master.dsn())
     grants = next(s for s in result.steps if s.name == "database-grants")
     assert grants.changed and "CONNECT, CREATE, TEMPORARY -> CONNECT, TEMPORARY" in grants.detail
     assert pg_super.execute("SELECT has_database_privilege('app_user', 'qualisys_master', 'CREATE')") == [(False,)]
 
 
+def test_an_unchanged_step_reports_what_it_read(pg_fresh, pg_master, pg_super, pg_settings):
+    """No fixed claim: who may read pg_stat_statements and what PUBLIC holds on schema public come from
+    the catalog, and an extension dropped behind the bootstrap's back (and no longer wanted) is said to be
+    missing, not readable."""
+    bootstrap.run(pg_settings, master_dsn=pg_master.dsn())
+    by = {x.name: x for x in bootstrap.run(pg_settings, master_dsn=pg_master.dsn()).steps}
+    assert not by["statistics-access"].changed
+    assert by["statistics-access"].detail == (
+        f"pg_stat_statements readable by {', '.join(sorted(['pg_read_all_stats', pg_master.user]))}")
+    assert by["database-grants"].detail.endswith("; PUBLIC: USAGE on schema public"), by["database-grants"]
+    none_wanted = pg_settings.replaced(extensions=())
+    pg_super.execute("DROP EXTENSION pg_stat_statements", dbname=pg_settings.db_name)
+    by = {x.name: x for x in bootstrap.run(none_wanted, master_dsn=pg_master.dsn()).steps}
+    assert not by["statistics-access"].changed and by["statistics-access"].detail == "pg_stat_statements not installed"
+    assert by["extensions"].detail == "no extensions wanted"
+
+
 def hold_the_lock(pg_master, s):
     """The bootstrap's lock held as a bootstrap holds it (its own session), until the context ends."""
+    from tenantdb.database.bootstrap import lock, roles
     from tenantdb.database.plumbing.master import resolve_master
 
-    return bootstrap.serialized(resolve_master(s, master_dsn=pg_master.dsn()).target.with_db(s.db_name), s)
+    target = resolve_master(s, master_dsn=pg_master.dsn()).target.with_db(s.db_name)
+    return lock.serialized(target, s, roles.model(s).names)
 
 
 def block_the_tenancy_step(pg_cluster, pg_master, s) -> psycopg.Connection:

@@ -165,7 +165,7 @@ def step_states(master, s: settings_mod.Settings) -> dict[str, object]:
             state = sqlfiles.state_file(path)
             if state.name != sqlfiles.GENERIC_STATE:
                 states[sqlfiles.step_name(path)] = bootstrap._fingerprint(conn, path, values)
-        states["tenancy-roles"] = roles.fingerprint(conn, s)
+        states["tenancy-roles"] = conn.execute(roles.model(s).fingerprint_sql()).fetchall()
         states["record"] = conn.execute("SELECT pg_catalog.to_regclass(%s) IS NOT NULL",
                                         (f"{s.tenancy_schema}.bootstrap_state",)).fetchone()[0]
     return states

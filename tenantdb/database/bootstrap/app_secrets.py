@@ -25,6 +25,7 @@ No password is ever printed or logged: the role gets a SCRAM verifier computed h
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
@@ -32,6 +33,8 @@ import psycopg
 from psycopg import sql
 
 from tenantdb.aws import pending_version
+from tenantdb.database.bootstrap.lock import APP_NAME
+from tenantdb.database.bootstrap.roles import Role
 from tenantdb.database.plumbing import connection as db
 from tenantdb.database.plumbing import sqlfiles
 from tenantdb.database.plumbing.master import MasterTarget, app_address
@@ -66,11 +69,6 @@ Outcome = tuple[bool, str, bool]
 """(changed, detail, skipped): what a bootstrap step reports."""
 
 
-def secret_names(s: Settings) -> dict[str, str]:
-    """Every application secret the toolkit writes -> the role that logs in with it."""
-    return {s.connection_secret_name: s.app_role, s.migrator_secret_name: s.migrator_role}
-
-
 def uri(s: Settings, host: str, role: str) -> str:
     """The connection string without the password (it never goes stale), pinning search_path:
     ``?sslmode=require&options=-c%20search_path%3D...`` (percent-encoded, as libpq decodes it;
@@ -79,10 +77,9 @@ def uri(s: Settings, host: str, role: str) -> str:
     return f"postgresql://{quote(role, safe='')}@{host}:{s.port}/{quote(s.db_name, safe='')}?{query}"
 
 
-def secret_value(s: Settings, host: str, password: str, role: str | None = None) -> dict[str, Any]:
+def secret_value(s: Settings, host: str, password: str, role: str) -> dict[str, Any]:
     """A secret's JSON: the keys AWS's RDS rotation functions read, the TLS mode, the story's
     ``database`` and ``uri``."""
-    role = role or s.app_role
     return {"engine": "postgres", "host": host, "port": s.port, "dbname": s.db_name, "database": s.db_name,
             "username": role, "password": password, "sslmode": SSLMODE, "ssl": True, "options": OPTIONS,
             "uri": uri(s, host, role)}
@@ -139,8 +136,9 @@ def _libpq_query(text: str) -> dict[str, str]:
 
 # ----- the bootstrap's side ------------------------------------------------------------------
 
-def refuse_if_rotating(s: Settings, mt: MasterTarget) -> None:
-    """Before the bootstrap changes anything: no application secret may have a rotation in progress.
+def refuse_if_rotating(mt: MasterTarget, logins: Iterable[Role]) -> None:
+    """Before the bootstrap changes anything: no application secret (the ``password_secret`` of the
+    role model's ``logins``) may have a rotation in progress.
 
     Refuse rather than wait or finish it: a waiting bootstrap cannot tell a slow rotation from a
     failed one, and finishing it from here would race the function, which Secrets Manager retries.
@@ -149,7 +147,7 @@ def refuse_if_rotating(s: Settings, mt: MasterTarget) -> None:
     """
     if not mt.via_aws or mt.aws is None:
         return
-    for name in secret_names(s):
+    for name in (r.password_secret for r in logins if r.password_secret):
         version = pending_version(mt.aws.describe_secret(name))
         if version:
             raise ToolkitError(
@@ -160,9 +158,9 @@ def refuse_if_rotating(s: Settings, mt: MasterTarget) -> None:
 
 
 def password_step(conn: psycopg.Connection, s: Settings, mt: MasterTarget, endpoint: str | None,
-                  rotate: bool, role: str | None = None, secret: str | None = None) -> Outcome:
-    """Fill one secret and make its role log in with the password in it (app_user's by default)."""
-    role, name = role or s.app_role, secret or s.connection_secret_name
+                  rotate: bool, login: Role) -> Outcome:
+    """Fill ``login``'s secret and make the role log in with the password in it."""
+    role, name = login.name, login.password_secret
     if not mt.via_aws or mt.aws is None:
         return (False, "--master-dsn: no connection secret to write to; "
                 f"{role}'s password left as it is (a new {role} has none)", True)
@@ -199,7 +197,7 @@ def can_log_in(s: Settings, mt: MasterTarget, endpoint: str | None, password: st
     host, port = app_address(s, endpoint, host, port)
     target = mt.target.with_address(host, port).with_login(role, password).with_db(s.db_name)
     try:
-        with db.connect(target, s, application_name="tenantdb-bootstrap"):
+        with db.connect(target, s, application_name=APP_NAME):
             return True
     except db.AuthError:
         return False

@@ -10,12 +10,9 @@ the step.
 
 from __future__ import annotations
 
-import psycopg
 from psycopg import sql
 
-from tenantdb.database.plumbing import sqlfiles
 from tenantdb.settings import Settings
-
 
 NOT_PACKAGED: dict[str, str] = {
     "vector": "pgvector is not in the Debian archive this machine reaches (no postgresql-15-pgvector)",
@@ -40,12 +37,6 @@ def placeholders(s: Settings) -> dict[str, sql.Composable]:
             "extensions_may_be_missing": sql.Literal(may_be_missing(s))}
 
 
-def installed(conn: psycopg.Connection, names: tuple[str, ...]) -> dict[str, str]:
-    """name -> version of those of ``names`` that exist in the connected database."""
-    rows = conn.execute(sqlfiles.named("extensions/installed"), (list(names),)).fetchall()
-    return {name: version for name, version in rows}
-
-
 def missing_on_standin(s: Settings, have: dict[str, str]) -> dict[str, str]:
     """name -> why, for each wanted extension the local stand-in does not have."""
     if not may_be_missing(s):
@@ -53,10 +44,11 @@ def missing_on_standin(s: Settings, have: dict[str, str]) -> dict[str, str]:
     return {name: why_not_offered(name) for name in s.extensions if name not in have}
 
 
-def summary(conn: psycopg.Connection, s: Settings) -> str:
-    """One line: what is installed (with versions), and what the stand-in skipped and why."""
-    have = installed(conn, s.extensions)
-    conn.rollback()
+def summary(s: Settings, installed: str | None) -> str:
+    """One line from the step's fingerprint (030_extensions.state.sql: "name version, ..." or "none"):
+    what is installed, with versions, and what the stand-in skipped and why."""
+    text = installed or "none"
+    have = dict(item.split(" ", 1) for item in text.split(", ")) if text != "none" else {}
     parts = [", ".join(f"{n} {have[n]}" for n in s.extensions if n in have) + " installed" if have
              else "no extensions wanted" if not s.extensions else "none installed"]
     parts += [f"{name} skipped: {why}" for name, why in missing_on_standin(s, have).items()]

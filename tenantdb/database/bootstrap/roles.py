@@ -1,10 +1,12 @@
-"""One role model for the database's roles, rendered to SQL here (and, for
-the Terraform access stack), so the two cannot disagree.
+"""One role model for the database's roles, rendered to SQL here and to Terraform by the
+access stack (stacks/access.py), so the two cannot disagree.
 
 A :class:`Role` is what a DBA would write on a card: its attributes, the
 privileges it holds on the database and the toolkit's schema, who is a member
-of it. :func:`model` builds the cards from the settings; :func:`tenant_schema`
-says what every tenant schema grants. Nothing here connects to a database.
+of it, the secret it logs in with. :func:`model` builds the cards from the
+settings, once per bootstrap; the :class:`RoleModel` renders the bootstrap's
+role steps and their fingerprint. :func:`tenant_schema` says what every tenant
+schema grants. Nothing here connects to a database.
 
 The master user is written :data:`MASTER`: its name is only known at run time
 (settings.master_username on RDS, whoever ``--master-dsn`` names otherwise).
@@ -16,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import psycopg
 from psycopg import sql
 
+from tenantdb.database.plumbing import sqlfiles
 from tenantdb.settings import Settings
 
 MASTER = "@master"
@@ -109,7 +111,7 @@ class Role:
 
         ``master_changeable`` leaves out SUPERUSER, BYPASSRLS and REPLICATION: on
         PostgreSQL 15 even naming them in ALTER ROLE needs a superuser, which the
-        RDS master is not (checked separately, see :func:`superuser_only_fixes`).
+        RDS master is not (checked separately, see :meth:`RoleModel.superuser_only_fixes`).
         """
         words = [("LOGIN", self.login), ("CREATEDB", self.createdb), ("CREATEROLE", self.createrole),
                  ("INHERIT", self.inherit)]
@@ -125,6 +127,11 @@ SUPERUSER_ONLY = {"rolsuper": "SUPERUSER", "rolbypassrls": "BYPASSRLS", "rolrepl
 
 @dataclass(frozen=True)
 class RoleModel:
+    """The declared roles of one environment, and the database and toolkit's schema their grants name.
+    Built once from the settings (:func:`model`); everything below renders it."""
+
+    database: str
+    schema: str
     app: Role
     migrator: Role
     platform_admin: Role
@@ -135,9 +142,51 @@ class RoleModel:
         return (self.app, self.migrator, self.platform_admin, *self.extra)
 
     @property
+    def names(self) -> list[str]:
+        return [r.name for r in self.roles]
+
+    @property
     def owned_here(self) -> tuple[Role, ...]:
-        """The roles this issue's bootstrap step converges (app_user is the AC8 step's)."""
+        """The roles the tenancy-roles step converges (app_user is the roles step's, sql/010_roles.sql)."""
         return (self.migrator, self.platform_admin, *self.extra)
+
+    def object_grants(self) -> list[tuple[str, Grant]]:
+        """(grantee, grant) on objects the bootstrap creates: what it still grants when the access stack
+        manages the roles."""
+        return [(r.name, g) for r in self.roles for g in r.grants if g.object_type not in TERRAFORM_GRANTS]
+
+    def script(self) -> sql.Composed:
+        """The tenancy-roles step as one SQL script: create what is missing, then enforce attributes,
+        grants and memberships of the roles converged here."""
+        statements: list[sql.Composable] = []
+        for role in self.owned_here:
+            statements.append(_create_if_missing_sql(role))
+            statements += converge_sql(role, self.database)
+        statements.append(_revoke_undeclared_members_sql(self.platform_admin))
+        return _script(statements)
+
+    def object_grants_script(self) -> sql.Composed:
+        """The access stack's bootstrap step (:meth:`object_grants`) as one SQL script."""
+        return _script([_grant_sql(g, grantee, self.database) for grantee, g in self.object_grants()])
+
+    def fingerprint_sql(self) -> sql.Composed:
+        """The declared roles' live state as one catalog query without bind parameters (the bootstrap
+        sends it inside a multi-statement string). Works before the toolkit's schema exists."""
+        return sqlfiles.named("bootstrap/role_fingerprint",
+                             {"schema": sql.Literal(self.schema), "roles": sql.Literal(self.names)})
+
+    def superuser_only_fixes(self, live: list[dict]) -> list[sql.Composable]:
+        """From pg_roles rows (rolname, rolsuper, rolbypassrls, rolreplication) of the roles converged
+        here: the statements a superuser must run to bring SUPERUSER/BYPASSRLS/REPLICATION back."""
+        declared = {r.name: r.attributes() for r in self.owned_here}
+        fixes: list[sql.Composable] = []
+        for row in (r for r in live if r["rolname"] in declared):
+            want = declared[row["rolname"]]
+            wrong = [(c, w) for c, w in SUPERUSER_ONLY.items() if row[c] != want[c]]
+            if wrong:
+                words = " ".join(w if want[c] else "NO" + w for c, w in wrong)
+                fixes.append(sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(row["rolname"]), sql.SQL(words)))
+        return fixes
 
 
 def model(s: Settings) -> RoleModel:
@@ -176,13 +225,14 @@ def model(s: Settings) -> RoleModel:
                 Grant("function", ("EXECUTE",), ts, ("current_tenant_id()", BOUND_TENANT))),
         members=tuple(s.platform_admin_members),
     )
-    return RoleModel(app=app, migrator=migrator, platform_admin=admin, extra=(reporting(s),))
+    return RoleModel(database=s.db_name, schema=ts, app=app, migrator=migrator, platform_admin=admin,
+                     extra=(reporting(s),))
 
 
 def application_roles(s: Settings) -> list[str]:
-    """The roles whose sessions carry tenant data or its schema: no per-role settings and no
-    powerful built-in role on any of them."""
-    return [s.app_role, s.migrator_role, s.platform_admin_role, s.reporting_role]
+    """The roles whose sessions carry tenant data or its schema, the model's every role: no per-role
+    settings and no powerful built-in role on any of them."""
+    return model(s).names
 
 
 def reporting(s: Settings) -> Role:
@@ -211,12 +261,6 @@ TERRAFORM_GRANTS = ("database", "schema")
 """Grant kinds the access stack manages. Grants on objects inside the toolkit's schema
 (functions, the registry) stay with the bootstrap, which creates those objects: a grant can only
 follow its object, and sql/ sets each object's privileges with its definition."""
-
-
-def object_grants(s: Settings) -> list[tuple[str, Grant]]:
-    """(grantee, grant) on objects the bootstrap creates: what it still grants when the access stack
-    manages the roles."""
-    return [(r.name, g) for r in model(s).roles for g in r.grants if g.object_type not in TERRAFORM_GRANTS]
 
 
 def tenant_schema(s: Settings, schema: str) -> tuple[tuple[tuple[str, Grant], ...], tuple[DefaultPrivilege, ...]]:
@@ -311,91 +355,10 @@ def _revoke_undeclared_members_sql(role: Role) -> sql.Composable:
     ).format(sql.Literal(role.name), sql.Literal(declared), sql.Literal(role.name))
 
 
-def script(s: Settings) -> sql.Composed:
-    """The tenancy-roles bootstrap step as one SQL script: create what is missing, then
-    enforce attributes, grants and memberships of the migrator and platform_admin."""
-    statements: list[sql.Composable] = []
-    for role in model(s).owned_here:
-        statements.append(_create_if_missing_sql(role))
-        statements += converge_sql(role, s.db_name)
-    statements.append(_revoke_undeclared_members_sql(model(s).platform_admin))
+
+def _script(statements: list[sql.Composable]) -> sql.Composed:
     return sql.Composed([sql.SQL(";\n").join(statements), sql.SQL(";\n")])
 
-
-# Every name is schema-qualified (sessions pin search_path anyway) and every array is sorted by its
-# own value in the "C" collation: the same catalog must always give the same fingerprint.
-_FINGERPRINT = """
-WITH ns AS (SELECT n.oid FROM pg_catalog.pg_namespace n
-             WHERE n.nspname OPERATOR(pg_catalog.=) {schema}::pg_catalog.name)
-SELECT r.rolname, r.rolcanlogin, r.rolsuper, r.rolbypassrls, r.rolcreatedb, r.rolcreaterole,
-       r.rolreplication, r.rolinherit,
-       (SELECT pg_catalog.array_agg(v ORDER BY v) FROM (
-          SELECT pg_catalog.pg_get_userbyid(a.member)::pg_catalog.text COLLATE pg_catalog."C" AS v
-            FROM pg_catalog.pg_auth_members a WHERE a.roleid = r.oid) m) AS members,
-       (SELECT pg_catalog.array_agg(v ORDER BY v) FROM (
-          SELECT x.privilege_type COLLATE pg_catalog."C" AS v
-            FROM pg_catalog.pg_database d, pg_catalog.aclexplode(d.datacl) x
-           WHERE d.datname = pg_catalog.current_database() AND x.grantee = r.oid) g) AS database,
-       (SELECT pg_catalog.array_agg(v ORDER BY v) FROM (
-          SELECT pg_catalog.concat_ws(':', n.nspname, x.privilege_type) COLLATE pg_catalog."C" AS v
-            FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) x
-           WHERE n.oid = (SELECT oid FROM ns) AND x.grantee = r.oid) g) AS schema,
-       (SELECT pg_catalog.array_agg(v ORDER BY v) FROM (
-          SELECT pg_catalog.concat_ws(':', c.relname, x.privilege_type) COLLATE pg_catalog."C" AS v
-            FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) x
-           WHERE c.relnamespace = (SELECT oid FROM ns) AND x.grantee = r.oid
-          UNION ALL
-          SELECT pg_catalog.concat_ws(':', c.relname, a.attname, x.privilege_type) COLLATE pg_catalog."C"
-            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid,
-                 pg_catalog.aclexplode(a.attacl) x
-           WHERE c.relnamespace = (SELECT oid FROM ns) AND x.grantee = r.oid) g) AS tables,
-       (SELECT pg_catalog.array_agg(v ORDER BY v) FROM (
-          SELECT pg_catalog.concat_ws(':', p.oid::pg_catalog.regprocedure, x.privilege_type) COLLATE pg_catalog."C" AS v
-            FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) x
-           WHERE p.pronamespace = (SELECT oid FROM ns) AND x.grantee = r.oid) g) AS functions,
-       (SELECT pg_catalog.array_agg(v ORDER BY v) FROM (
-          SELECT pg_catalog.concat_ws(':', d.defaclobjtype,
-                   CASE WHEN d.defaclnamespace = 0::pg_catalog.oid THEN '*'
-                        ELSE d.defaclnamespace::pg_catalog.regnamespace::pg_catalog.text END,
-                   pg_catalog.pg_get_userbyid(d.defaclrole), x.privilege_type) COLLATE pg_catalog."C" AS v
-            FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) x
-           WHERE x.grantee = r.oid) g) AS defaults
-FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) ANY ({roles}::pg_catalog.name[])
-ORDER BY r.rolname"""
-
-
-def fingerprint_sql(s: Settings) -> sql.Composed:
-    """The declared roles' live state as one catalog query without bind parameters (the bootstrap
-    sends it inside a multi-statement string). Works before the toolkit's schema exists."""
-    names = [r.name for r in model(s).roles]
-    return sql.SQL(_FINGERPRINT).format(schema=sql.Literal(s.tenancy_schema), roles=sql.Literal(names))
-
-
-def fingerprint(conn: psycopg.Connection, s: Settings) -> list[tuple]:
-    """The declared roles' live state, in one catalog query (what "changed" compares)."""
-    return conn.execute(fingerprint_sql(s)).fetchall()
-
-
-def object_grants_script(s: Settings) -> sql.Composed:
-    """The access stack's bootstrap step (:func:`object_grants`) as one SQL script."""
-    return sql.Composed([sql.SQL(";\n").join(_grant_sql(g, grantee, s.db_name) for grantee, g in object_grants(s)),
-                         sql.SQL(";\n")])
-
-
-def superuser_only_fixes(s: Settings, live: list[dict]) -> list[sql.Composable]:
-    """From pg_roles rows (rolname, rolsuper, rolbypassrls, rolreplication) of the roles converged here:
-    the statements a superuser must run to bring SUPERUSER/BYPASSRLS/REPLICATION back."""
-    roles = {r.name: r for r in model(s).owned_here}
-    fixes: list[sql.Composable] = []
-    for row in live:
-        if row["rolname"] not in roles:
-            continue
-        declared = roles[row["rolname"]].attributes()
-        wrong = [(c, w) for c, w in SUPERUSER_ONLY.items() if row[c] != declared[c]]
-        if wrong:
-            words = " ".join(w if declared[c] else "NO" + w for c, w in wrong)
-            fixes.append(sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(row["rolname"]), sql.SQL(words)))
-    return fixes
 
 
 def tenant_schema_sql(s: Settings, schema: str) -> list[sql.Composable]:
