@@ -4,16 +4,19 @@
 A row is a :class:`Control`: its stable report id, one title (the same in every stage and
 format, skipped or run), the requirement it serves in words, and the function of each stage
 that proves it, as a ``"module:function"`` string resolved lazily by :func:`load`. This
-module imports nothing of the project, so ``--list`` is instant and needs no settings.
+module imports only the report (the ground floor), so ``--list`` is instant and needs no settings.
 
 To add a check: write its function in your own module (check stage: takes the check
 context, ``tenantdb.infra.check.context.Ctx``; verify stage: takes
 ``tenantdb.verify.context.Context``; both return a ``report.Check`` or a list of them),
-then add ONE row below, in the section for its area. A function that reports several ids
-(``posture:iso_checks`` reports every ISO-*) is registered on one row; each id it reports
-gets its own row with ``part_of`` naming that row. The runners fail closed: an exception is
-ERROR, an id the registry does not know is ERROR naming it, and a registered id its stage
-never reported is ERROR (unless the row is ``optional``: reported only where it applies).
+then add ONE row below, in the section for its area. A function reports its id and takes the
+title from here (:func:`title`): no module keeps a title of its own. A function that reports
+several ids (``posture:iso_checks`` reports every ISO-*) is registered on one row; each id it
+reports gets its own row with ``part_of`` naming that row. The runner fails closed through
+:func:`tenantdb.report.run_check` (the one fail-closed path): an exception, or anything but
+checks returned, is ERROR; an id the registry does not know is ERROR naming it; a registered
+id its stage never reported is ERROR (unless the row is ``optional``: reported only where it
+applies); and every check it returns carries the registry's title.
 
 Report order is the order of the rows, per stage.
 
@@ -31,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tenantdb.errors import first_line
+from tenantdb import report
 
 STAGES = ("check", "verify")
 
@@ -275,6 +278,11 @@ def get(id: str) -> Control:
         raise KeyError(f"no control {id!r} in tenantdb/checks.py") from None
 
 
+def title(id: str) -> str:
+    """The control's one title: what every check function reports under ``id``."""
+    return get(id).title
+
+
 def stage(name: str) -> list[Control]:
     """The controls of ``"check"`` or ``"verify"``, in report order."""
     if name not in STAGES:
@@ -293,12 +301,13 @@ def load(ref: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)
 
 
-def run(name: str, call: Callable[[Callable[..., Any]], Any], *, errored: Callable[..., Any],
-        skipped: Callable[..., Any], skip: Callable[[Control], str | None] = lambda c: None) -> list[Any]:
+def run(name: str, call: Callable[[Callable[..., Any]], Any], *, errored: Callable[..., Any] = report.errored,
+        skipped: Callable[..., Any] = report.skipped,
+        skip: Callable[[Control], str | None] = lambda c: None) -> list[Any]:
     """Run every control of stage ``name`` in report order and fail closed; the checks it returns
-    carry the registry's titles. ``call(fn)`` runs one stage function with the stage's context;
-    ``errored``/``skipped`` are report's constructors (passed in: this module imports nothing);
-    ``skip(control)`` gives a reason to SKIP a control (and its parts) without running it."""
+    carry the registry's titles. ``call(fn)`` runs one stage function with the stage's context,
+    through :func:`tenantdb.report.run_check`; ``skip(control)`` gives a reason to SKIP a control
+    (and its parts) without running it; ``errored``/``skipped`` build those lines (report's)."""
     out: list[Any] = []
     for c in (c for c in stage(name) if getattr(c, name)):
         family = [c, *(p for p in parts(c.id) if name in p.stages)]
@@ -306,24 +315,14 @@ def run(name: str, call: Callable[[Callable[..., Any]], Any], *, errored: Callab
         if reason:
             out += [skipped(m.id, m.title, reason) for m in family if not m.optional]
             continue
-        got = _call(c, getattr(c, name), call, errored)
+        ref = getattr(c, name)
+        got = report.run_check(c.id, c.title, lambda ref=ref: call(load(ref)), what=ref)
         seen = {g.id for g in got}
         out += [_titled(g, c, errored) for g in got]
         reported = c.id in seen or any(p.id in seen for p in family[1:])
-        out += [errored(m.id, m.title, f"never reported by {getattr(c, name)}")
+        out += [errored(m.id, m.title, f"never reported by {ref}")
                 for m in family if m.id not in seen and not m.optional and (m is not c or not reported)]
     return out
-
-
-def _call(c: Control, ref: str, call: Callable[..., Any], errored: Callable[..., Any]) -> list[Any]:
-    try:
-        got = call(load(ref))
-        out = [got] if hasattr(got, "status") else list(got)  # one check, or any iterable of them
-        if not all(hasattr(g, "status") and hasattr(g, "id") for g in out):
-            raise TypeError(f"{ref} returned {type(got).__name__}, not report checks")
-        return out
-    except Exception as exc:  # noqa: BLE001 - a check that could not run is ERROR, never PASS
-        return [errored(c.id, c.title, f"{type(exc).__name__}: {first_line(exc)}")]
 
 
 def _titled(check: Any, c: Control, errored: Callable[..., Any]) -> Any:

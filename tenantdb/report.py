@@ -29,8 +29,9 @@ changes::
 JUnit XML: a testsuite per environment, a testcase per check; each suite's
 ``properties`` carry ``toolkit_version`` and ``schema_version``.
 
-A check that could not run is ERROR, never PASS: callers build checks with
-:func:`run_check`, which turns any exception into ERROR with its reason.
+A check that could not run is ERROR, never PASS: every runner calls a check function through
+:func:`run_check` (the registry's runner, tenantdb/checks.py, does), which turns any exception,
+or a return that is no check, into ERROR with its reason.
 
 Colour in the table follows NO_COLOR and FORCE_COLOR (:func:`use_color`).
 This module imports nothing of the project's (the ground floor).
@@ -148,13 +149,19 @@ def compare(id: str, title: str, expected: object, actual: object, detail: str =
                   detail or f"expected {plain(expected) or '(empty)'}, found {plain(actual) or '(empty)'}")
 
 
-def run_check(id: str, title: str, fn: Callable[[], Check | Iterable[Check]]) -> list[Check]:
-    """Run one check function; any exception becomes ERROR with a one-line reason (fail closed)."""
+def run_check(id: str, title: str, fn: Callable[[], Check | Iterable[Check]], what: str = "") -> list[Check]:
+    """Run one check function, failing closed: the one path every runner takes (the registry's,
+    tenantdb/checks.py :func:`run`, and whoever runs a check on its own). Any exception, or a
+    return that is not a Check or checks, becomes ERROR under ``id`` with a one-line reason;
+    ``what`` names the function in that reason."""
     try:
-        out = fn()
+        got = fn()
+        out = [got] if isinstance(got, Check) else list(got)  # one check, or any iterable of them
+        if not all(isinstance(c, Check) for c in out):
+            raise TypeError(f"{what or 'the check function'} returned {type(got).__name__}, not report checks")
     except Exception as exc:  # noqa: BLE001 - the verifier must never turn a crash into a PASS
         return [errored(id, title, f"{type(exc).__name__}: {first_line(exc)}")]
-    return [out] if isinstance(out, Check) else list(out)
+    return out
 
 
 def _count(checks: Iterable[Check]) -> dict[str, int]:

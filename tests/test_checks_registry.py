@@ -220,3 +220,28 @@ def test_runner_errors_on_a_function_returning_no_check() -> None:
     got = _outcome({"AC7": None, "AC8": lambda: iter([passed("AC8", "", "x", "x")])})
     assert got["AC7"].status is Status.ERROR and got["AC7"].detail.startswith("TypeError")
     assert got["AC8"].status is Status.PASS  # a generator of checks is fine
+
+
+def test_runner_errors_on_a_function_returning_what_is_not_a_check() -> None:
+    """A function that returns text where checks belong could not run: ERROR naming it, never PASS."""
+    got = _outcome({"AC7": lambda: ["PASS"]})
+    assert got["AC7"].status is Status.ERROR
+    assert got["AC7"].detail == "TypeError: tenantdb.verify.db_checks:ac7_database returned list, not report checks"
+
+
+# ----- one source for a title ------------------------------------------------------------------
+
+CHECK_MODULES = sorted([*(PROJECT_ROOT / "tenantdb" / "verify").glob("*.py"),
+                        *(PROJECT_ROOT / "tenantdb" / "infra" / "check").glob("*.py")])
+
+
+def test_no_check_module_keeps_a_title_of_its_own() -> None:
+    """Titles live in the registry alone (checks.title, or the registry's Control): a copy beside it
+    drifts, so no check module spells a registered title or binds one to a name."""
+    assert CHECK_MODULES
+    own_title = re.compile(r"^[^#\n]*\b\w*title\w*\s*=\s*f?[\"']", re.I | re.M)
+    for path in CHECK_MODULES:
+        text = path.read_text()
+        assert not own_title.search(text), (path.name, own_title.search(text))
+        spelled = [c.id for c in checks.REGISTRY if f'"{c.title}"' in text]
+        assert not spelled, (path.name, spelled)

@@ -91,7 +91,7 @@ def test_any_privilege_of_app_user_on_the_version_table_fails(migrated, pg_maste
 def test_app_user_writing_an_untenanted_table_without_row_security_fails(migrated, pg_master, pg_super, pg_cluster):
     """settings untenanted_tables allows a table without tenant_id, isolated or not; but a write there
     without row security reaches every tenant: app_user, on its own login, shows it."""
-    s = migrated.model_copy(update={"untenanted_tables": ("countries",)})
+    s = migrated.replaced(untenanted_tables=("countries",))
     as_migrator(pg_super, s, "CREATE TABLE tenant_alpha.countries (code text PRIMARY KEY, name text); "
                 "REVOKE ALL ON tenant_alpha.countries FROM app_user; "
                 "GRANT SELECT ON tenant_alpha.countries TO app_user")
@@ -133,7 +133,7 @@ def test_app_user_writing_an_untenanted_table_without_row_security_fails(migrate
 # ----- untenanted tables bound to their schema's tenant: ISO-POLICY-EXACT --------------
 
 def test_only_the_generated_whole_table_policy_is_accepted_on_an_untenanted_table(migrated, pg_master, pg_super):
-    s = migrated.model_copy(update={"untenanted_tables": ("countries",)})
+    s = migrated.replaced(untenanted_tables=("countries",))
     as_migrator(pg_super, s, "CREATE TABLE tenant_alpha.countries (code text); "
                 "CREATE TABLE tenant_beta.notes (body text)")
     isolate_whole(pg_super, s, "tenant_alpha", "countries")
@@ -258,6 +258,29 @@ def test_views_and_foreign_keys_of_other_roles_pin_a_tenant(migrated, pg_master,
                 "p int REFERENCES tenant_alpha.projects (id)); "
                 "SELECT tenancy.enable_isolation('tenant_alpha.refs'); "
                 "CREATE VIEW tenant_alpha.names WITH (security_invoker) AS SELECT name FROM tenant_alpha.projects")
+    assert_only_failing(iso_report(s, pg_master))
+
+
+def test_iso_pins_fails_on_exactly_what_tenant_drop_refuses_over(migrated, pg_master, pg_super):
+    """One judgement of a pin (sql/tenants/pins.sql): statistics kept in another schema on a tenant's
+    columns depend on its table only automatically, so nothing fails to drop, but `tenant drop`'s
+    CASCADE would drop them silently and it refuses: ISO-PINS names the same object."""
+    from tenantdb.database.migrate import catalog
+
+    s = migrated
+    pg_super.execute("CREATE SCHEMA kept; CREATE STATISTICS kept.st (dependencies) ON tenant_id, name "
+                     "FROM tenant_alpha.projects", dbname=s.db_name)
+    try:
+        with psycopg.connect(pg_master.dsn(s.db_name)) as conn:
+            refused = catalog.pins(conn, "tenant_alpha")
+        owner = pg_super.execute("SELECT current_user")[0][0]
+        assert refused == [f"statistics object kept.st (owner {owner})"]
+        checks = iso_report(s, pg_master)
+        assert_only_failing(checks, "ISO-PINS")
+        detail = checks["ISO-PINS"].detail
+        assert f"{refused[0]} depends on tenant_alpha.projects: it pins the tenant's objects" in detail
+    finally:
+        pg_super.execute("DROP SCHEMA kept CASCADE", dbname=s.db_name)
     assert_only_failing(iso_report(s, pg_master))
 
 

@@ -80,3 +80,19 @@ def test_colour_decision(monkeypatch: pytest.MonkeyPatch, env: dict, tty: bool, 
             return tty
 
     assert report.use_color(Stream()) is expected
+
+
+def test_run_check_fails_closed() -> None:
+    """The one fail-closed path (the registry's runner takes it too): whatever a check function does
+    wrong is ERROR under its id, with a one-line reason."""
+    def boom() -> report.Check:
+        raise RuntimeError("no route to host\nsecond line")
+
+    (err,) = report.run_check("AC1", "Engine", boom)
+    assert (err.id, err.status, err.detail) == ("AC1", report.Status.ERROR, "RuntimeError: no route to host")
+    for bad in (None, "PASS", [report.passed("AC1", "Engine"), "PASS"]):
+        (err,) = report.run_check("AC1", "Engine", lambda bad=bad: bad, what="m:f")
+        assert err.status is report.Status.ERROR and err.detail.startswith("TypeError"), bad
+    ok = report.passed("AC1", "Engine")
+    assert report.run_check("AC1", "Engine", lambda: ok) == [ok]
+    assert report.run_check("AC1", "Engine", lambda: iter([ok, ok])) == [ok, ok]

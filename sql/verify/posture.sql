@@ -6,7 +6,9 @@
 -- what was examined. Brace placeholders are filled by tenantdb through psycopg.sql:
 -- role and schema names as literals, {privileged}, {allowed}, {app_roles}, {powerful},
 -- {untenanted} as text arrays, {version_table} as a literal, {tenancy} as the toolkit's
--- schema (identifier).
+-- schema (identifier). The CTEs from "scope" to "pinned" are the dependency part of
+-- sql/tenants/pins.sql, composed in: the one judgement of a pin (`tenant drop` refuses over
+-- the same), here over every tenant schema.
 --
 -- Scope: every table in a tenant schema (prefix or registered) and every table with a
 -- tenant_id column in a non-system schema, except the registry {tenancy}.tenants. In tenant
@@ -136,48 +138,8 @@ sequences AS (   -- sequences in tenant schemas and what app_user may do with ea
   FROM pg_class c
   WHERE c.relkind = 'S' AND c.relnamespace IN (SELECT oid FROM tenant_schemas)
 ),
-tenant_deps AS (   -- normal dependencies on the relations, types and functions of tenant schemas: what makes
-                   -- DROP SCHEMA, DROP TABLE or DROP COLUMN refuse (IS TRUE keeps each a hashed filter)
-  SELECT d.classid, d.objid, d.objsubid, d.refclassid, d.refobjid
-  FROM pg_depend d
-  WHERE d.deptype = 'n'
-    AND CASE d.refclassid
-          WHEN 'pg_class'::regclass
-          THEN (d.refobjid IN (SELECT c.oid FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM tenant_schemas))) IS TRUE
-          WHEN 'pg_type'::regclass   -- few rows (columns of a non-built-in type): looked up one by one
-          THEN (SELECT t.typnamespace FROM pg_type t WHERE t.oid = d.refobjid) IN (SELECT oid FROM tenant_schemas)
-          WHEN 'pg_proc'::regclass
-          THEN (d.refobjid IN (SELECT p.oid FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM tenant_schemas))) IS TRUE
-          ELSE false END
-),
-pins AS (   -- ... held by an object that lives outside the schema it depends on (another schema, another tenant's)
-  SELECT d.*, a.rel, a.nsp
-  FROM tenant_deps d,
-       LATERAL (SELECT CASE d.classid   -- the relation a view, policy, trigger or default belongs to
-                         WHEN 'pg_class'::regclass THEN d.objid
-                         WHEN 'pg_rewrite'::regclass THEN (SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = d.objid)
-                         WHEN 'pg_policy'::regclass THEN (SELECT p.polrelid FROM pg_policy p WHERE p.oid = d.objid)
-                         WHEN 'pg_trigger'::regclass THEN (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = d.objid)
-                         WHEN 'pg_attrdef'::regclass THEN (SELECT a.adrelid FROM pg_attrdef a WHERE a.oid = d.objid)
-                       END AS rel) owning,
-       LATERAL (SELECT owning.rel,
-                       CASE WHEN owning.rel IS NOT NULL THEN (SELECT c.relnamespace FROM pg_class c WHERE c.oid = owning.rel)
-                            WHEN d.classid = 'pg_constraint'::regclass
-                            THEN (SELECT co.connamespace FROM pg_constraint co WHERE co.oid = d.objid)
-                            WHEN d.classid = 'pg_proc'::regclass
-                            THEN (SELECT p.pronamespace FROM pg_proc p WHERE p.oid = d.objid)
-                            WHEN d.classid = 'pg_type'::regclass
-                            THEN (SELECT t.typnamespace FROM pg_type t WHERE t.oid = d.objid)
-                            -- anything else (an operator, a cast, ...) by the schema the catalog names for it
-                            ELSE (SELECT n.oid FROM pg_namespace n
-                                  WHERE n.nspname = (pg_identify_object(d.classid, d.objid, 0)).schema) END AS nsp) a
-  -- the bulk, a tenant policy's use of its own table's columns, is left out before any look-up
-  WHERE NOT (d.classid = 'pg_policy'::regclass AND ((d.objid, d.refobjid) IN (SELECT oid, polrelid FROM pg_policy)) IS TRUE)
-    AND a.nsp IS DISTINCT FROM CASE d.refclassid
-                                 WHEN 'pg_class'::regclass THEN (SELECT c.relnamespace FROM pg_class c WHERE c.oid = d.refobjid)
-                                 WHEN 'pg_type'::regclass THEN (SELECT t.typnamespace FROM pg_type t WHERE t.oid = d.refobjid)
-                                 ELSE (SELECT p.pronamespace FROM pg_proc p WHERE p.oid = d.refobjid) END
-),
+scope AS (SELECT oid FROM tenant_schemas),   -- whose objects tenants/pins.sql's part below judges pins of
+{pinned},
 app_schemas AS (   -- schemas app_user owns (or can act as the owner of)
   SELECT n.oid, n.nspname FROM pg_namespace n, ctx
   WHERE pg_has_role(ctx.app, n.nspowner, 'USAGE') AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
@@ -308,22 +270,12 @@ findings(check_id, object, problem, fix) AS (
   UNION ALL
   -- ISO-PINS: an object outside a tenant schema that depends on it (even a security_invoker view that reads
   -- nothing) makes `tenant drop` and a migration that drops or changes what it uses fail
-  SELECT 'ISO-PINS', x.what || ' (owner ' || coalesce(pg_get_userbyid(x.owner)::text, 'none') || ') depends on '
+  SELECT 'ISO-PINS', x.what || ' (owner ' || coalesce(x.owner::text, 'none') || ') depends on '
            || string_agg(DISTINCT x.ref, ', ' ORDER BY x.ref),
          'it pins the tenant''s objects: tenant drop, and a migration that drops or changes what it uses, fail '
            || 'while it exists',
          coalesce(x.fix, 'drop or change it as its owner so that it uses nothing of a tenant schema it is not in')
-  FROM (SELECT CASE WHEN p.classid = 'pg_rewrite'::regclass THEN pg_describe_object('pg_class'::regclass, p.rel, 0)
-                    ELSE pg_describe_object(p.classid, p.objid, p.objsubid) END AS what,
-               CASE WHEN p.rel IS NOT NULL THEN (SELECT c.relowner FROM pg_class c WHERE c.oid = p.rel)
-                    WHEN p.classid = 'pg_proc'::regclass THEN (SELECT f.proowner FROM pg_proc f WHERE f.oid = p.objid)
-                    WHEN p.classid = 'pg_type'::regclass THEN (SELECT t.typowner FROM pg_type t WHERE t.oid = p.objid)
-                    WHEN p.classid = 'pg_operator'::regclass
-                    THEN (SELECT o.oprowner FROM pg_operator o WHERE o.oid = p.objid)
-                    WHEN p.classid = 'pg_constraint'::regclass
-                    THEN (SELECT coalesce(c.relowner, t.typowner) FROM pg_constraint co
-                            LEFT JOIN pg_class c ON c.oid = co.conrelid LEFT JOIN pg_type t ON t.oid = co.contypid
-                          WHERE co.oid = p.objid) END AS owner,
+  FROM (SELECT p.what, p.owner,
                CASE p.refclassid
                  WHEN 'pg_class'::regclass   -- an index (a foreign key's) stands for its table
                  THEN coalesce((SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = p.refobjid), p.refobjid)::regclass::text
@@ -338,7 +290,7 @@ findings(check_id, object, problem, fix) AS (
                     THEN (SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', co.conrelid::regclass::text, co.conname)
                           FROM pg_constraint co WHERE co.oid = p.objid AND co.contype = 'f')
                   END AS fix
-        FROM pins p) x
+        FROM pinned p) x
   GROUP BY x.what, x.owner, x.fix
   UNION ALL
   -- ISO-SUPERUSER
@@ -494,7 +446,7 @@ SELECT 'COUNT', k, v::text, '' FROM (VALUES
   ('untenanted_isolated', (SELECT count(*) FROM isolated WHERE exempt)),
   ('version_tables', (SELECT count(*) FROM scoped WHERE version_table)),
   ('unsecured', (SELECT count(*) FROM writable WHERE NOT version_table)),
-  ('tenant_dependencies', (SELECT count(*) FROM tenant_deps)),
+  ('tenant_dependencies', (SELECT count(*) FROM dependency)),
   ('tenant_schemas', (SELECT count(*) FROM tenant_schemas)),
   ('policies', (SELECT count(*) FROM pol)),
   ('views', (SELECT count(*) FROM all_views)),

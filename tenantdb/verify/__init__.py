@@ -2,8 +2,8 @@
 
 Which checks run, their ids, titles and order come from the registry
 (tenantdb/checks.py, the rows with a ``verify`` function). AWS-side checks are
-SKIP with the reason under ``--master-dsn``; the runner fails closed, so a
-check that cannot run is ERROR, never PASS. The TLS check runs last: it
+SKIP with the reason under ``--master-dsn``; the runner fails closed
+(tenantdb.report.run_check), so a check that cannot run is ERROR, never PASS. The TLS check runs last: it
 reports on every connection the others made.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tenantdb import checks
-from tenantdb.report import Report, errored, skipped
+from tenantdb.report import Report
 from tenantdb.settings import Settings
 from tenantdb.verify.context import Context
 
@@ -57,7 +57,7 @@ def run(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = No
         return MASTER_DSN_SKIP if c.needs_aws and not ctx.via_aws else None
 
     try:
-        report.add(checks.run(STAGE, lambda fn: fn(ctx), errored=errored, skipped=skipped, skip=skip))
+        report.add(checks.run(STAGE, lambda fn: fn(ctx), skip=skip))
     finally:
         ctx.close()
     return report

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from tenantdb.aws import SECRET_KEYS
+from tenantdb.checks import title
 from tenantdb.database.bootstrap import app_secrets
 from tenantdb.database.plumbing import connection as db
 from tenantdb.database.plumbing import sqlfiles
@@ -19,10 +20,10 @@ from tenantdb.verify.context import Context
 from tenantdb.verify.db_checks import ac1_server_version
 
 
-def _verdict(id_: str, title: str, expected: str, actual: str, problems: list[str]) -> Check:
+def _verdict(id_: str, expected: str, actual: str, problems: list[str]) -> Check:
     if problems:
-        return failed(id_, title, expected, actual, "; ".join(problems))
-    return passed(id_, title, expected, actual)
+        return failed(id_, title(id_), expected, actual, "; ".join(problems))
+    return passed(id_, title(id_), expected, actual)
 
 
 def ac1_engine(ctx: Context) -> Check:
@@ -38,19 +39,22 @@ def ac1_engine(ctx: Context) -> Check:
         problems.append(f"EngineVersion {version} is below {max(15, s.engine_major)}")
     if live_major < 15 or live_major != major:
         problems.append(f"the server reports {live_version}, not {major}.x")
-    return _verdict("AC1", "PostgreSQL 15+ RDS instance", f"postgres {s.engine_major}+",
+    return _verdict("AC1", f"postgres {s.engine_major}+",
                     f"{engine} {version} (server {live_version})", problems)
 
 
 def ac2_class(ctx: Context) -> Check:
     s = ctx.settings
-    return compare("AC2", f"Instance class for {s.environment}", s.instance_class, ctx.instance.get("DBInstanceClass"))
+    return compare("AC2", title("AC2"), s.instance_class, ctx.instance.get("DBInstanceClass"))
+
+
+def _flag(ctx: Context, id_: str, want: bool, attribute: str) -> Check:
+    """One of the instance's boolean attributes against the settings' value."""
+    return compare(id_, title(id_), want, bool(ctx.instance.get(attribute)))
 
 
 def ac3_multi_az(ctx: Context) -> Check:
-    s = ctx.settings
-    return compare("AC3", f"Multi-AZ {'on' if s.multi_az else 'off'} for {s.environment}", s.multi_az,
-                   bool(ctx.instance.get("MultiAZ")))
+    return _flag(ctx, "AC3", ctx.settings.multi_az, "MultiAZ")
 
 
 def ac4_backups(ctx: Context) -> Check:
@@ -61,7 +65,7 @@ def ac4_backups(ctx: Context) -> Check:
     problems = [f"{k} is {got[k]!r}, expected {v!r}" for k, v in want.items() if got[k] != v]
     fmt = lambda d: f"{d['BackupRetentionPeriod']} days, backups {d['PreferredBackupWindow']} UTC, " \
                     f"maintenance {d['PreferredMaintenanceWindow']} UTC"  # noqa: E731 - a one-line local helper reads better as a lambda
-    return _verdict("AC4", "Automated backups: retention and windows", fmt(want), fmt(got), problems)
+    return _verdict("AC4", fmt(want), fmt(got), problems)
 
 
 def ac5_encryption(ctx: Context) -> Check:
@@ -78,8 +82,7 @@ def ac5_encryption(ctx: Context) -> Check:
     rotation = ctx.aws.kms.get_key_rotation_status(KeyId=key).get("KeyRotationEnabled")
     if not rotation:
         problems.append(f"automatic rotation of {s.kms_alias_rds} is off")
-    return _verdict("AC5", "Encryption at rest with the RDS CMK, rotation on",
-                    f"StorageEncrypted, {s.kms_alias_rds}, rotation on",
+    return _verdict("AC5", f"StorageEncrypted, {s.kms_alias_rds}, rotation on",
                     f"StorageEncrypted={bool(inst.get('StorageEncrypted'))}, {actual_key or 'no key'}, "
                     f"rotation {'on' if rotation else 'off'}", problems)
 
@@ -102,8 +105,7 @@ def ac6_parameter_group(ctx: Context) -> Check:
     extra = sorted(set(actual) - set(s.db_parameters))
     if extra:
         problems.append(f"set in the group but not declared: {', '.join(extra)}")
-    return _verdict("AC6", "Parameter group attached, in sync, values as declared",
-                    f"{name} in-sync with {len(s.db_parameters)} declared parameters",
+    return _verdict("AC6", f"{name} in-sync with {len(s.db_parameters)} declared parameters",
                     f"{name}: {groups.get(name, 'not attached')}, {len(actual)} user parameters", problems)
 
 
@@ -115,18 +117,16 @@ def _user_parameters(ctx: Context, group: str) -> dict[str, str]:
 def ac9_secret(ctx: Context) -> Check:
     """The connection secret: encrypted with the secrets CMK, every key, consistent, and it logs in over TLS."""
     s = ctx.settings
-    return _secret_check(ctx, "AC9", f"Connection secret {s.connection_secret_name}: encrypted, complete, working",
-                         s.connection_secret_name, s.app_role)
+    return _secret_check(ctx, "AC9", s.connection_secret_name, s.app_role)
 
 
 def migrator_secret(ctx: Context) -> Check:
     """The migrator secret, held to the same rule as the connection secret (the same rotation changes it)."""
     s = ctx.settings
-    return _secret_check(ctx, "SEC-MIGRATOR", f"Migrator secret {s.migrator_secret_name}: encrypted, complete, "
-                         "working", s.migrator_secret_name, s.migrator_role)
+    return _secret_check(ctx, "SEC-MIGRATOR", s.migrator_secret_name, s.migrator_role)
 
 
-def _secret_check(ctx: Context, id_: str, title: str, name: str, role: str) -> Check:
+def _secret_check(ctx: Context, id_: str, name: str, role: str) -> Check:
     s = ctx.settings
     expected = f"{s.kms_alias_secrets}; keys {', '.join(SECRET_KEYS)}, consistent; logs in as {role} over TLS"
     meta, cmk = ctx.secret_meta(name), ctx.secrets_key_arn  # the alias first: its ARN is then known
@@ -139,7 +139,7 @@ def _secret_check(ctx: Context, id_: str, title: str, name: str, role: str) -> C
     value = ctx.secret_value(name)
     if not value:
         problems.append("the secret has no value yet; run tenantdb bootstrap")
-        return failed(id_, title, expected, "no value", "; ".join(problems))
+        return failed(id_, title(id_), expected, "no value", "; ".join(problems))
     missing = [k for k in SECRET_KEYS if k not in value]
     if missing:
         problems.append(f"missing key(s): {', '.join(missing)}")
@@ -149,7 +149,7 @@ def _secret_check(ctx: Context, id_: str, title: str, name: str, role: str) -> C
     if {"host", "username", "password", "dbname"} <= value.keys():
         login = _login(ctx, name, role, problems)
     actual = f"keys {', '.join(k for k in SECRET_KEYS if k in value)}; login: {login}"
-    return _verdict(id_, title, expected, actual, problems)
+    return _verdict(id_, expected, actual, problems)
 
 
 def _login(ctx: Context, name: str, role: str, problems: list[str]) -> str:
@@ -170,13 +170,11 @@ def _login(ctx: Context, name: str, role: str, problems: list[str]) -> str:
 
 
 def not_public(ctx: Context) -> Check:
-    return compare("PUBLIC-ACCESS", "Not publicly accessible", False, bool(ctx.instance.get("PubliclyAccessible")))
+    return _flag(ctx, "PUBLIC-ACCESS", False, "PubliclyAccessible")
 
 
 def deletion_protection(ctx: Context) -> Check:
-    s = ctx.settings
-    return compare("DELETION-PROTECTION", f"Deletion protection {'on' if s.deletion_protection else 'off'} "
-                   f"for {s.environment}", s.deletion_protection, bool(ctx.instance.get("DeletionProtection")))
+    return _flag(ctx, "DELETION-PROTECTION", ctx.settings.deletion_protection, "DeletionProtection")
 
 
 def performance_insights(ctx: Context) -> Check:
@@ -190,8 +188,7 @@ def performance_insights(ctx: Context) -> Check:
     key = inst.get("PerformanceInsightsKMSKeyId")
     if not key or ctx.key_arn(key) != ctx.rds_key_arn:
         problems.append(f"encrypted with {key or 'no key'}, not {s.kms_alias_rds}")
-    return _verdict("PERF-INSIGHTS", "Performance Insights on, retained, encrypted",
-                    f"on, {s.performance_insights_retention_days} days, {s.kms_alias_rds}",
+    return _verdict("PERF-INSIGHTS", f"on, {s.performance_insights_retention_days} days, {s.kms_alias_rds}",
                     f"{'on' if inst.get('PerformanceInsightsEnabled') else 'off'}, {retention} days, {key}", problems)
 
 
@@ -203,14 +200,14 @@ def enhanced_monitoring(ctx: Context) -> Check:
         problems.append(f"interval is {interval}s, expected {s.monitoring_interval_s}s")
     if s.monitoring_interval_s and not role.endswith(f":role/{s.monitoring_role_name}"):
         problems.append(f"monitoring role is {role or 'none'}, expected {s.monitoring_role_name}")
-    return _verdict("MONITORING", "Enhanced Monitoring", f"every {s.monitoring_interval_s}s as "
+    return _verdict("MONITORING", f"every {s.monitoring_interval_s}s as "
                     f"{s.monitoring_role_name}", f"every {interval}s as {role or 'no role'}", problems)
 
 
 def log_exports(ctx: Context) -> Check:
     s = ctx.settings
     got = sorted(ctx.instance.get("EnabledCloudwatchLogsExports") or [])
-    return compare("LOG-EXPORTS", "CloudWatch log exports", sorted(s.log_exports), got)
+    return compare("LOG-EXPORTS", title("LOG-EXPORTS"), sorted(s.log_exports), got)
 
 
 # ----- rotation (Story 0.4 task 6.3) and cost safety ---------------------------------------------------------
@@ -224,13 +221,13 @@ def rotation_app(ctx: Context) -> Check:
     """Connection and migrator secrets: rotation on, every secret_rotation_days, through the function,
     and the last rotation did not fail (no AWSPENDING version left beside AWSCURRENT, not overdue)."""
     s = ctx.settings
-    id_, title = "SEC-ROTATION-APP", "Connection and migrator secrets rotate through the rotation function"
+    id_ = "SEC-ROTATION-APP"
     expected = (f"rotation on, every {s.secret_rotation_days} d, function {s.rotation_function_name}, "
                 "last one not failed")
     metas = {name: ctx.secret_meta(name) for name in (s.connection_secret_name, s.migrator_secret_name)}
     left_out = [t for t in ROTATION_TYPES if t in s.emulator_left_out]
     if left_out and not any(m.get("RotationEnabled") or m.get("RotationLambdaARN") for m in metas.values()):
-        return skipped(id_, title, f"emulator: left out for the emulator: {', '.join(left_out)} "
+        return skipped(id_, title(id_), f"emulator: left out for the emulator: {', '.join(left_out)} "
                        f"({s.emulator_left_out[left_out[0]]}); the stack is asserted by tenantdb check "
                        "SEC-ROTATION and the tests", expected)
     problems, actual = [], []
@@ -244,10 +241,10 @@ def rotation_app(ctx: Context) -> Check:
                       f"{f'every {every} d' if every is not None else 'no schedule'}, "
                       f"{(meta.get('RotationLambdaARN') or 'no function').rsplit(':', 1)[-1]}")
     if left_out and not problems:  # rotated in-process by the tests (tests/rotation_function.py)
-        return skipped(id_, title, f"emulator: rotation on, every {s.secret_rotation_days} d, no rotation "
+        return skipped(id_, title(id_), f"emulator: rotation on, every {s.secret_rotation_days} d, no rotation "
                        f"pending or failed; the function is left out for the emulator ({', '.join(left_out)})",
                        expected)
-    return _verdict(id_, title, expected, "; ".join(actual), problems)
+    return _verdict(id_, expected, "; ".join(actual), problems)
 
 
 def _rotation_problems(meta: dict[str, Any], days: int, function: str) -> list[str]:
@@ -281,26 +278,26 @@ def _failed_rotation(meta: dict[str, Any]) -> list[str]:
 
 def rotation_master(ctx: Context) -> Check:
     """The RDS-managed master secret keeps RDS's own rotation (managed rotation, no function)."""
-    id_, title = "SEC-ROTATION-MASTER", "Master secret rotated by RDS (managed rotation)"
+    id_ = "SEC-ROTATION-MASTER"
     secret = (ctx.instance.get("MasterUserSecret") or {}).get("SecretArn")
     if not secret:
-        return failed(id_, title, "RDS-managed master secret", "none", "ManageMasterUserPassword is off")
+        return failed(id_, title(id_), "RDS-managed master secret", "none", "ManageMasterUserPassword is off")
     meta = ctx.aws.secrets.describe_secret(SecretId=secret)
     owner, on = meta.get("OwningService"), bool(meta.get("RotationEnabled"))
     actual = f"owned by {owner or 'nobody'}, rotation {'on' if on else 'off'}"
     if ctx.settings.aws_endpoint_url and owner == "rds" and not on:
-        return skipped(id_, title, "emulator: moto does not run RDS's managed rotation of the master "
+        return skipped(id_, title(id_), "emulator: moto does not run RDS's managed rotation of the master "
                        f"secret ({actual}); on AWS RDS turns it on (every 7 days by default)",
                        "owned by rds, rotation on")
     problems = [] if owner == "rds" else [f"the secret is owned by {owner or 'nobody'}, not RDS"]
     problems += [] if on else ["rotation is off (RDS turns managed rotation on; someone cancelled it)"]
     problems += _failed_rotation(meta)
-    return _verdict(id_, title, "owned by rds, rotation on", actual, problems)
+    return _verdict(id_, "owned by rds, rotation on", actual, problems)
 
 
 def extended_support(ctx: Context) -> Check:
     """Cost safety: the instance opts out of paid RDS Extended Support as the settings say."""
     s = ctx.settings
     got = ctx.instance.get("EngineLifecycleSupport")
-    return compare("EXTENDED-SUPPORT", "Extended Support opt-out (cost safety)", s.engine_lifecycle_support,
+    return compare("EXTENDED-SUPPORT", title("EXTENDED-SUPPORT"), s.engine_lifecycle_support,
                    got or "not reported")

@@ -9,6 +9,13 @@ a result that is missing (the batch stopped before it), repeated or unexpected
 is a problem, never a pass. Values that are credentials (signed tokens) go in
 as bound parameters, never into statement text.
 
+A probe declares each attempt once, as an :class:`Attempt` record (key, kind,
+what the report calls it, its named query); :meth:`Attempt.step` makes the
+:class:`Step` sent, and every step handed to :func:`attempts` is expected back
+(``Results.expected``), so what is sent and what is judged cannot drift apart.
+A probe's check is then :func:`verdict` (ERROR when only a lock stood in the
+way, FAIL naming the problems, else PASS).
+
 A probe that meets a lock (app_user may hold any tenant table with ``LOCK
 TABLE``) gives up after the verifier's short ``lock_timeout``
 (settings ``verify_lock_timeout_s``); :func:`run` watches it
@@ -21,16 +28,18 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from tenantdb.checks import Control
 from tenantdb.database.plumbing import connection as db
 from tenantdb.database.plumbing import locks
 from tenantdb.database.plumbing import sqlfiles
+from tenantdb.report import Check, errored, failed, passed
 
 Statement = tuple[sql.Composable, Sequence[Any] | None]
 
@@ -47,11 +56,39 @@ def plain(name: str, /, **values: sql.Composable) -> Statement:
 
 @dataclass(frozen=True)
 class Step:
-    """One attempt of the engine: its key, its kind (see attempts.sql) and its statement."""
+    """One attempt of the engine, ready to send: its key, its kind (see attempts.sql), its statement, and
+    what the report calls it (:attr:`expected`: what :func:`judge` holds its result against)."""
 
     key: str
     kind: str
     statement: sql.Composable
+    what: str = ""
+
+    @property
+    def expected(self) -> tuple[str, str, str]:
+        return self.key, self.kind, self.what
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """An attempt a probe declares once: its key, its kind, what the report calls it (``{label}``: the
+    context it is made in) and its statement, the named query sql/verify/<query>.sql; ``whose``: the
+    tenant ("a" or "b") whose id fills the statement's ``{tenant}``. :meth:`step` makes the Step sent,
+    which carries what is expected back, so both come from this one record."""
+
+    key: str
+    kind: str
+    what: str
+    query: str
+    whose: str = ""
+
+    def step(self, values: Mapping[str, sql.Composable], *, at: str = "", label: str = "",
+             kind: str | None = None, tenants: Mapping[str, str] | None = None) -> Step:
+        """The Step for this attempt: keyed ``at + key``, ``what`` for ``label``, ``kind`` if the context
+        changes it (:func:`in_forged`); ``values`` fill the query, ``tenants[whose]`` its ``{tenant}``."""
+        if self.whose:
+            values = {**values, "tenant": sql.Literal((tenants or {})[self.whose])}
+        return Step(at + self.key, kind or self.kind, q(self.query, **values), self.what.format(label=label))
 
 
 _CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
@@ -78,6 +115,18 @@ class Results:
     stopped: str | None = None
     timed_out: bool = False
     holders: str = ""
+    expected: list[tuple[str, str, str]] = field(default_factory=list)
+    """(key, kind, what) of every result the probe must get back, in report order: each Step handed to
+    :func:`attempts`, and what a block of its own reports (:meth:`expect`)."""
+
+    def expect(self, *wanted: Step | tuple[str, str, str]) -> None:
+        """Add results the probe must get back (a key once: a step sent again after a failure is one)."""
+        known = {key for key, _, _ in self.expected}
+        for w in wanted:
+            entry = w.expected if isinstance(w, Step) else w
+            if entry[0] not in known:
+                self.expected.append(entry)
+                known.add(entry[0])
 
     def collect(self, diag: psycopg.errors.Diagnostic) -> None:
         parts = (diag.message_primary or "").split("|", 3)
@@ -90,7 +139,9 @@ class Results:
 
 
 def attempts(conn: psycopg.Connection, res: Results, steps: Sequence[Step]) -> Statement:
-    """The engine block running ``steps``; their statements are rendered here (values via psycopg.sql)."""
+    """The engine block running ``steps``; their statements are rendered here (values via psycopg.sql),
+    and each is expected back (``res.expected``)."""
+    res.expect(*steps)
     rows = [[st.key, st.kind, st.statement.as_string(conn)] for st in steps]
     return q("probe/attempts", nonce=sql.Literal(res.nonce), steps=sql.Literal(rows)), None
 
@@ -140,6 +191,18 @@ def met_lock(res: Results, problems: Sequence[str], texts: Texts | None = None) 
     return f"gave up waiting for a lock, so it could not judge: {'; '.join(shown)}{more}{holder}"
 
 
+def verdict(c: Control, expected: str, res: Results, actual: str, problems: Sequence[str], detail: str = "",
+            texts: Texts | None = None) -> Check:
+    """Control ``c``'s check once its probe is judged: ERROR when only locks stood in the way
+    (:func:`met_lock`: it could not judge), FAIL naming the problems, else PASS (``detail``: what held)."""
+    lock = met_lock(res, problems, texts)
+    if lock:
+        return errored(c.id, c.title, lock, expected)
+    if problems:
+        return failed(c.id, c.title, expected, actual, "; ".join(problems))
+    return passed(c.id, c.title, expected, actual, detail)
+
+
 # ----- judging ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -181,18 +244,19 @@ MISSING = {"whoami": "the role the probe runs as", "session_user": "the session 
 """What a missing result is called when its line has no label of its own."""
 
 
-def judge(res: Results, expected: Sequence[tuple[str, str, str]], texts: Texts = Texts()) -> \
+def judge(res: Results, expected: Sequence[Step | tuple[str, str, str]], texts: Texts = Texts()) -> \
         tuple[list[tuple[str, bool, str]], list[str]]:
-    """Each expected (key, kind, what) as (key, ok, line); and the problems no expected key covers:
-    results repeated or not expected, and the error that stopped the batch."""
+    """Each expected attempt (a Step sent, or its (key, kind, what)) as (key, ok, line); and the problems
+    no expected key covers: results repeated or not expected, and the error that stopped the batch."""
+    wanted = [e.expected if isinstance(e, Step) else e for e in expected]
     lines = []
-    for key, kind, what in expected:
+    for key, kind, what in wanted:
         if key not in res.got:
             lines.append((key, False, texts.missing.format(what=what.rstrip(":") or MISSING.get(key, key))))
             continue
         ok, outcome = res.got[key]
         lines.append((key, ok and key not in res.repeated, sentence(texts, kind, what, outcome)))
-    known = {k for k, _, _ in expected}
+    known = {k for k, _, _ in wanted}
     extra = [f"unexpected result {k!r}" for k in sorted(set(res.got) - known)]
     extra += [f"result {k!r} reported more than once" for k in sorted(set(res.repeated))]
     if res.stopped:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import psycopg
 
+from tenantdb.checks import title
 from tenantdb.database.plumbing import connection as db
 from tenantdb.errors import ToolkitError
 from tenantdb.report import Check, compare, failed, passed
@@ -22,7 +23,7 @@ nominal memory. Accept 80-100% of the nominal figure."""
 
 def ac6_live(ctx: Context) -> Check:
     """AC6 live: every declared parameter at its value in the running server, pg_stat_statements loaded."""
-    id_, title = "AC6-LIVE", "Live parameter values as declared"
+    id_ = "AC6-LIVE"
     s = ctx.settings
     live = ctx.catalog["settings"] or {}
     problems, seen = [], []
@@ -49,8 +50,8 @@ def ac6_live(ctx: Context) -> Check:
     seen += [] if pgss else ["pg_stat_statements loaded and installed"]
     expected = ", ".join(f"{n}={v}" for n, (v, _) in s.db_parameters.items() if not n.startswith("rds."))
     if problems:
-        return failed(id_, title, expected, "; ".join(problems), "; ".join(problems))
-    return passed(id_, title, expected, ", ".join(seen))
+        return failed(id_, title(id_), expected, "; ".join(problems), "; ".join(problems))
+    return passed(id_, title(id_), expected, ", ".join(seen))
 
 
 def _pg_stat_statements(ctx: Context) -> list[str]:
@@ -96,20 +97,21 @@ def _shared_buffers(setting: str, memory_bytes: int, instance_class: str) -> str
 
 def ac7_database(ctx: Context) -> Check:
     s = ctx.settings
-    return compare("AC7", f"Master database {s.db_name} exists", True, ctx.catalog["db_exists"],
+    return compare("AC7", title("AC7"), True, ctx.catalog["db_exists"],
                    "" if ctx.catalog["db_exists"] else f"database {s.db_name} not found; run tenantdb bootstrap")
 
 
 def ac8_app_user(ctx: Context) -> Check:
     """AC8: no SUPERUSER, no BYPASSRLS (and no CREATEROLE, CREATEDB, REPLICATION); CREATE on the database as set."""
     s = ctx.settings
-    id_, title = "AC8", f"{s.app_role}: no SUPERUSER/BYPASSRLS, schema creation on {s.db_name}"
+    id_ = "AC8"
     want_create = s.app_create_on_database
     expected = (f"rolsuper=f rolbypassrls=f rolcreaterole=f rolcreatedb=f rolcanlogin=t, "
                 f"{'CREATE' if want_create else 'no CREATE'} on {s.db_name}")
     role = ctx.catalog["app_role"]
     if role is None:
-        return failed(id_, title, expected, "role missing", f"role {s.app_role} does not exist; run tenantdb bootstrap")
+        return failed(id_, title(id_), expected, "role missing",
+                      f"role {s.app_role} does not exist; run tenantdb bootstrap")
     privs = ctx.catalog["app_db_privileges"] or {}
     problems = [f"{attr} is true" for attr in ("rolsuper", "rolbypassrls", "rolcreaterole", "rolcreatedb",
                                               "rolreplication") if role[attr]]
@@ -124,8 +126,8 @@ def ac8_app_user(ctx: Context) -> Check:
     if problems:
         fix = ("remove with tenantdb bootstrap (BYPASSRLS/SUPERUSER/REPLICATION need a superuser: "
                f"ALTER ROLE {s.app_role} NO...)")
-        return failed(id_, title, expected, actual, f"{'; '.join(problems)}; {fix}")
-    return passed(id_, title, expected, actual)
+        return failed(id_, title(id_), expected, actual, f"{'; '.join(problems)}; {fix}")
+    return passed(id_, title(id_), expected, actual)
 
 
 def ac1_server_version(ctx: Context) -> tuple[int, str]:
@@ -135,9 +137,9 @@ def ac1_server_version(ctx: Context) -> tuple[int, str]:
 
 def tls(ctx: Context) -> Check:
     """Every connection the verifier made used TLS, and the server refuses a client without it."""
-    id_, title = "TLS", "Connections use TLS; plaintext refused (rds.force_ssl)"
+    id_ = "TLS"
     if not ctx.connections:
-        return failed(id_, title, "TLS on every connection", "no connection made",
+        return failed(id_, title(id_), "TLS on every connection", "no connection made",
                       "no database connection was made, so TLS was never shown")
     made = "; ".join(f"{c.label} {c.target}: {c.tls_version if c.tls else 'NO TLS'}" for c in ctx.connections)
     plain = _plaintext_refused(ctx)
@@ -146,8 +148,8 @@ def tls(ctx: Context) -> Check:
     if plain:
         problems.append(plain)
     if problems:
-        return failed(id_, title, "TLS on every connection; plaintext refused", made, "; ".join(problems))
-    return passed(id_, title, "TLS on every connection; plaintext refused", f"{made}; plaintext refused")
+        return failed(id_, title(id_), "TLS on every connection; plaintext refused", made, "; ".join(problems))
+    return passed(id_, title(id_), "TLS on every connection; plaintext refused", f"{made}; plaintext refused")
 
 
 def _plaintext_refused(ctx: Context) -> str | None:

@@ -9,17 +9,14 @@ PASS, so `verify --fail-on-skip` still refuses it.
 
 from __future__ import annotations
 
+from tenantdb.checks import title
 from tenantdb.database.bootstrap import extensions as ext
 from tenantdb.errors import ToolkitError
 from tenantdb.report import Check, failed, passed, skipped
 from tenantdb.verify.context import Context
 
-ID, STANDIN_ID = "EXTENSIONS", "EXTENSIONS-STANDIN"
-
 
 def extensions(ctx: Context) -> list[Check]:
-    from tenantdb import checks
-
     s = ctx.settings
     have, offered = ctx.catalog["extensions"], ctx.catalog["offered"]  # read with the catalog, no round trip
     if have is None or offered is None:
@@ -31,12 +28,11 @@ def extensions(ctx: Context) -> list[Check]:
                 for n in s.extensions if n not in have and n not in lacking]
     expected = ", ".join(n for n in s.extensions if n not in lacking) or "none"
     shown = ", ".join(f"{n} {have[n]}" for n in s.extensions if n in have) or "none"
-    title = checks.get(ID).title
-    out = [failed(ID, title, expected, shown, "; ".join(problems)) if problems else
-           passed(ID, title, expected, shown, f"not on the local stand-in: {', '.join(lacking)} ({STANDIN_ID})"
-                  if lacking else "")]
+    out = [failed("EXTENSIONS", title("EXTENSIONS"), expected, shown, "; ".join(problems)) if problems else
+           passed("EXTENSIONS", title("EXTENSIONS"), expected, shown,
+                  f"not on the local stand-in: {', '.join(lacking)} (EXTENSIONS-STANDIN)" if lacking else "")]
     if lacking:
-        out.append(skipped(STANDIN_ID, checks.get(STANDIN_ID).title,
+        out.append(skipped("EXTENSIONS-STANDIN", title("EXTENSIONS-STANDIN"),
                            "; ".join(f"{n}: {why}" for n, why in lacking.items())
                            + "; on RDS the bootstrap creates it and EXTENSIONS proves it", expected=", ".join(lacking)))
     return out

@@ -17,7 +17,10 @@ confirms nothing was left behind.
 One pipeline (tenantdb/verify/batch.py), so one round trip (and, in signed mode,
 the key read once per run to mint A's token): each attempt runs server-side in
 its own undone sub-transaction and reports on its own; a result that does not
-come back is a failure.
+come back is a failure. The attempts are declared once, as records
+(:class:`tenantdb.verify.batch.Attempt`), which give both the statements sent
+and the results expected; a statement ISO-PROBE makes too is its file in
+sql/verify/probe/, the rest are AC10's own in sql/verify/isolation/.
 """
 
 from __future__ import annotations
@@ -28,28 +31,42 @@ import uuid
 import psycopg
 from psycopg import sql
 
+from tenantdb import checks
 from tenantdb.database.plumbing import connection as db
-from tenantdb.database.plumbing import sqlfiles
-from tenantdb.report import Check, errored, failed, passed
+from tenantdb.report import Check, errored, failed
 from tenantdb.settings import Settings
 from tenantdb.verify import batch
-from tenantdb.verify.batch import Statement, Step
+from tenantdb.verify.batch import Attempt, Statement
 from tenantdb.verify.context import Context
 from tenantdb.verify.probe import minter
 from tenantdb.verify.signed_context import register_scratch, registered_pair
 
-ID, TITLE = "AC10", "Row-level security proven as app_user (rolled back)"
+AC10 = checks.get("AC10")
+"""The registry's row: the id this module reports and its one title."""
 EXPECTED = ("A sees only A's rows; no/empty/malformed context sees none; A cannot write B's rows; "
             "nothing left behind")
 
 TEXTS = batch.Texts(rows="{what} sees {n} rows", rows_raised="{what} raised instead of matching nothing: {error}",
                     touched="{what} touched {n}", refused="{what} refused by the policy")
 """AC10's wording (its report predates ISO-PROBE's)."""
-WRITES = (("insert_b", "policy", "insert of B's row", "insert"),
-          ("update_b", "none", "update of B's rows", "update_other"),
-          ("delete_b", "none", "delete of B's rows", "delete_other"),
-          ("move", "policy", "moving A's rows to B", "move_rows"))
-"""What A tries on B's rows: (key, kind, what, sql/verify/isolation file)."""
+
+WHOAMI = Attempt("whoami", "require", "", "probe/whoami")
+FRESH = Attempt("fresh", "check", "current_tenant_id()", "isolation/no_context_yet")
+RLS = Attempt("rls", "check", "RLS", "isolation/rls_state")
+NO_CONTEXT = Attempt("no_context", "count", "no context", "probe/count")
+A_SEES = Attempt("a_sees", "check", "", "probe/visible", whose="a")
+"""ISO-PROBE's read of A's rows; AC10 words what it found its own way (:func:`_worded`)."""
+FORGED = (Attempt(".forge", "forge", "{label} context: writing the setting", "probe/forge_context"),
+          Attempt("", "count", "{label} context", "probe/count"))
+"""What each forged context does (keyed ``forged<i>``): written to the setting, then a read."""
+WRITES = (Attempt("insert_b", "policy", "insert of B's row", "probe/insert_for_other", "b"),
+          Attempt("update_b", "none", "update of B's rows", "probe/update_other", "b"),
+          Attempt("delete_b", "none", "delete of B's rows", "probe/delete_other", "b"),
+          Attempt("move", "policy", "moving A's rows to B", "probe/move_rows", "b"))
+"""What A tries on B's rows."""
+LEFTOVER = Attempt("leftover", "check", "", "probe/leftover")
+QUIET = ("whoami", "fresh", ".forge")
+"""Keys (or key endings) shown only when they fail."""
 
 
 def ac10_rls(ctx: Context) -> Check:
@@ -69,37 +86,31 @@ def ac10_rls(ctx: Context) -> Check:
             if not how.startswith("SET ROLE"):
                 conn, how = ctx.master_db, "SET ROLE from the master: fewer than two registered tenants for its login"
             register = {a: f"{scratch}_a", b: f"{scratch}_b"}
-    a_context = minter(ctx)(a)
-    res = batch.Results()
     forged = [("empty", ""), ("malformed", "not-a-uuid")]
     if s.tenant_context == "signed":
         forged.append(("unsigned bare id", a))
-    leftover = batch.attempts(conn, res, [Step("leftover", "check", sqlfiles.named(
-        "verify/probe/leftover", {"schema": sql.Literal(scratch)}))])
-    batch.run(conn, res, [*_statements(conn, s, res, how, scratch, a, b, a_context, forged, register), leftover],
-              after_failure=[leftover], what=f"verify {ID}")
+    res = batch.Results()
+    statements = _statements(conn, s, res, how, scratch, {"a": a, "b": b}, minter(ctx)(a), forged, register)
+    leftover = batch.attempts(conn, res, [LEFTOVER.step({"schema": sql.Literal(scratch)})])
+    batch.run(conn, res, [*statements, leftover], after_failure=[leftover], what=f"verify {AC10.id}")
     if "whoami" in res.got and not res.got["whoami"][0]:
-        return failed(ID, TITLE, EXPECTED, f"as {s.app_role} ({how})", res.got["whoami"][1].removeprefix("fact:"))
+        who = res.got["whoami"][1].removeprefix("fact:")
+        return failed(AC10.id, AC10.title, EXPECTED, f"as {s.app_role} ({how})", who)
     if res.stopped and not res.got.keys() - {"leftover"}:
         holders = f"; {res.holders}" if res.holders else ""
-        return errored(ID, TITLE, f"the proof could not run: {res.stopped}{holders}", EXPECTED)
-    expected = [("whoami", "require", ""), ("fresh", "check", "current_tenant_id()"), ("rls", "check", "RLS"),
-                ("no_context", "count", "no context"), ("a_sees", "check", "")]
-    for i, (label, _) in enumerate(forged):
-        expected += [(f"forged{i}.forge", "forge", f"{label} context: writing the setting"),
-                     (f"forged{i}", "count", f"{label} context")]
-    expected += [(key, kind, what) for key, kind, what, _ in WRITES] + [("leftover", "check", "")]
-    lines, extra = batch.judge(res, expected, TEXTS)
-    quiet = {"whoami", "fresh", *(f"forged{i}.forge" for i in range(len(forged)))}  # shown only when they fail
-    found = [line for key, ok, line in lines if ok and key not in quiet]
-    problems = [line for _, ok, line in lines if not ok] + extra
+        return errored(AC10.id, AC10.title, f"the proof could not run: {res.stopped}{holders}", EXPECTED)
+    lines, extra = batch.judge(res, res.expected, TEXTS)
+    found = [_worded(res, key, line) for key, ok, line in lines if ok and not key.endswith(QUIET)]
+    problems = [_worded(res, key, line) for key, ok, line in lines if not ok] + extra
     actual = f"as {s.app_role} ({how}): " + "; ".join(found)
-    lock = batch.met_lock(res, problems, TEXTS)
-    if lock:
-        return errored(ID, TITLE, lock, EXPECTED)
-    if problems:
-        return failed(ID, TITLE, EXPECTED, actual, "; ".join(problems))
-    return passed(ID, TITLE, EXPECTED, actual)
+    return batch.verdict(AC10, EXPECTED, res, actual, problems, texts=TEXTS)
+
+
+def _worded(res: batch.Results, key: str, line: str) -> str:
+    """AC10's words for A's read: "A sees its 2 rows of 3" (the three it put in), or what A saw instead."""
+    if key != A_SEES.key or not res.got.get(key, (False, ""))[1].startswith("fact:"):
+        return line
+    return "A sees its 2 rows of 3" if res.got[key][0] and key not in res.repeated else f"tenant A sees {line}"
 
 
 def _app_session(ctx: Context) -> tuple[psycopg.Connection, str]:
@@ -113,49 +124,37 @@ def _app_session(ctx: Context) -> tuple[psycopg.Connection, str]:
     return ctx.master_db, "SET ROLE from the master"
 
 
-SHARED = {"as_app_user": "as_app_user", "create_table": "create_table", "delete_other": "delete_other",
-          "forge_context": "forge_context", "move_rows": "move_rows", "set_tenant": "set_tenant",
-          "update_other": "update_other", "visible": "count"}
-"""Statements AC10 makes exactly as ISO-PROBE does: one file each, in sql/verify/probe/."""
-
-
-def _q(name: str, /, **values: sql.Composable) -> sql.Composed:
-    """One statement of the proof: ISO-PROBE's file when the statement is the same, else
-    sql/verify/isolation/<name>.sql."""
-    if name in SHARED:
-        return sqlfiles.named(f"verify/probe/{SHARED[name]}", values)
-    return sqlfiles.named(f"verify/isolation/{name}", values)
-
-
-def _statements(conn: psycopg.Connection, s: Settings, res: batch.Results, how: str, scratch: str, a: str, b: str,
-                a_context: str, forged: list[tuple[str, str]], register: dict[str, str]) -> list[Statement]:
-    """The whole proof, in order, for one pipeline."""
+def _statements(conn: psycopg.Connection, s: Settings, res: batch.Results, how: str, scratch: str,
+                tenants: dict[str, str], a_context: str, forged: list[tuple[str, str]],
+                register: dict[str, str]) -> list[Statement]:
+    """The whole proof, in order, for one pipeline; ``tenants``: A's and B's ids (keys "a", "b")."""
     tenancy = sql.Identifier(s.tenancy_schema)
     setting = sql.Literal(s.tenant_setting)
     out: list[Statement] = [batch.plain("probe/begin")]
     if register:  # as the master, for this transaction only
         out.append((register_scratch(s, register), None))
     if how.startswith("SET ROLE"):
-        out.append((_q("as_app_user", app_role=sql.Identifier(s.app_role)), None))
-    out.append(batch.attempts(conn, res, [Step("whoami", "require", _q("whoami", app=sql.Literal(s.app_role))),
-                                          Step("fresh", "check", _q("no_context_yet", tenancy=tenancy))]))
+        out.append(batch.plain("probe/as_app_user", app_role=sql.Identifier(s.app_role)))
+    out.append(batch.attempts(conn, res, [WHOAMI.step({"app": sql.Literal(s.app_role), "setting": setting}),
+                                          FRESH.step({"tenancy": tenancy})]))
     table, create = _create_table(s.app_create_on_database, scratch)
-    out += create
     # Rows of two tenants go in before RLS is switched on, so this session never sets a context
     # until the "no context" read below.
-    out += [(_q("insert", table=table, tenant=sql.Literal(t), note=sql.Literal(n)), None)
-            for t, n in ((a, "a1"), (a, "a2"), (b, "b1"))]
-    out += [(_q("enable_rls", table=table), None), (_q("create_policy", table=table, tenancy=tenancy), None)]
-    name = sql.Literal(table.as_string(conn))
-    out.append(batch.attempts(conn, res, [Step("rls", "check", _q("rls_state", table_name=name)),
-                                          Step("no_context", "count", _q("visible", table=table))]))
-    set_a = (_q("set_tenant", tenancy=tenancy), (a_context,))
-    reads = [Step("a_sees", "check", _q("sees_own", table=table, tenant=sql.Literal(a)))]
-    for i, (_, value) in enumerate(forged):
-        reads += [Step(f"forged{i}.forge", "forge", _q("forge_context", setting=setting, value=sql.Literal(value))),
-                  Step(f"forged{i}", batch.in_forged("count", value), _q("visible", table=table))]
-    writes = [Step(key, kind, _q(file, table=table, tenant=sql.Literal(b), note=sql.Literal("forged")))
-              for key, kind, _, file in WRITES]
+    out += [*create, batch.plain("probe/seed_rows", table=table, a=sql.Literal(tenants["a"]),
+                                 b=sql.Literal(tenants["b"])),
+            batch.plain("isolation/enable_rls", table=table),
+            batch.plain("isolation/create_policy", table=table, tenancy=tenancy)]
+    out.append(batch.attempts(conn, res, [RLS.step({"table_name": sql.Literal(table.as_string(conn))}),
+                                          NO_CONTEXT.step({"table": table})]))
+    values = {"table": table, "setting": setting}
+    reads = [A_SEES.step(values, tenants=tenants)]
+    forge, read = FORGED
+    for i, (label, value) in enumerate(forged):
+        at = {**values, "value": sql.Literal(value)}
+        reads += [forge.step(at, at=f"forged{i}", label=label),
+                  read.step(at, at=f"forged{i}", label=label, kind=batch.in_forged(read.kind, value))]
+    writes = [w.step(values, tenants=tenants) for w in WRITES]
+    set_a = (batch.q("probe/set_tenant", tenancy=tenancy), (a_context,))
     out += [set_a, batch.attempts(conn, res, reads), set_a, batch.attempts(conn, res, writes)]
     return [*out, batch.plain("probe/rollback")]
 
@@ -164,7 +163,7 @@ def _create_table(in_schema: bool, scratch: str) -> tuple[sql.Composable, list[S
     """A scratch schema when app_user may create one (AC8's CREATE), else a temporary table."""
     if in_schema:
         table: sql.Composable = sql.Identifier(scratch, "rls_probe")
-        return table, [(_q("create_schema", schema=sql.Identifier(scratch)), None),
-                       (_q("create_table", table=table), None)]
+        return table, [batch.plain("isolation/create_schema", schema=sql.Identifier(scratch)),
+                       batch.plain("probe/create_table", table=table)]
     table = sql.Identifier("pg_temp", f"{scratch}_probe")
-    return table, [(_q("create_temp_table", table=sql.Identifier(f"{scratch}_probe")), None)]
+    return table, [batch.plain("isolation/create_temp_table", table=sql.Identifier(f"{scratch}_probe"))]

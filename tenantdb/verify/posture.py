@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from tenantdb.checks import title
 from tenantdb.database.plumbing import connection as db
 from tenantdb.database.plumbing import locks
 from tenantdb.database.bootstrap import roles
@@ -52,57 +53,50 @@ ROW_SECURITY_FIXED_MINOR = {13: 22, 14: 19, 16: 10, 17: 6}
 
 @dataclass(frozen=True)
 class Iso:
+    """One ISO-* id the posture query reports, with what it expects (its title is the registry's)."""
+
     id: str
-    title: str
     expected: str
+
+    @property
+    def title(self) -> str:
+        return title(self.id)
 
 
 ISO_CHECKS: tuple[Iso, ...] = (
-    Iso("ISO-RLS", "Tenant tables: RLS enabled, forced, tenant policy",
-        "every tenant-schema or tenant_id table has RLS enabled and forced and a tenant-context policy"),
-    Iso("ISO-PARTITION", "Every partition of a tenant table isolated",
-        "every partition has RLS enabled and forced and a tenant-context policy"),
-    Iso("ISO-OWNER", "No tenant table or schema owned by app_user",
-        "owners are roles app_user cannot act as (an owner can switch RLS off)"),
-    Iso("ISO-GRANTS", "app_user holds DML only on tenant tables",
-        "no TRUNCATE, REFERENCES or TRIGGER on tenant tables; nothing on the registry"),
-    Iso("ISO-WRITE", "app_user writes no tenant-schema table without RLS, nothing on version tables",
+    Iso("ISO-RLS", "every tenant-schema or tenant_id table has RLS enabled and forced and a tenant-context policy"),
+    Iso("ISO-PARTITION", "every partition has RLS enabled and forced and a tenant-context policy"),
+    Iso("ISO-OWNER", "owners are roles app_user cannot act as (an owner can switch RLS off)"),
+    Iso("ISO-GRANTS", "no TRUNCATE, REFERENCES or TRIGGER on tenant tables; nothing on the registry"),
+    Iso("ISO-WRITE",
         "no INSERT, UPDATE, DELETE or TRUNCATE for app_user (directly, through a role or PUBLIC) on a "
         "tenant-schema table without row security in force; no privilege at all on the migration version table"),
-    Iso("ISO-PERMISSIVE", "No always-true policy for app_user",
-        "every permissive policy app_user is subject to filters on the tenant context"),
-    Iso("ISO-VIEW", "Views over tenant tables are security_invoker",
-        "views over tenant tables run with the caller's rights; no materialized view app_user reads"),
-    Iso("ISO-PINS", "Nothing outside a tenant schema depends on it",
+    Iso("ISO-PERMISSIVE", "every permissive policy app_user is subject to filters on the tenant context"),
+    Iso("ISO-VIEW", "views over tenant tables run with the caller's rights; no materialized view app_user reads"),
+    Iso("ISO-PINS",
         "no view, foreign key, function, type or other object outside a tenant schema depends on its objects"),
-    Iso("ISO-SUPERUSER", "No SUPERUSER/BYPASSRLS but the master and AWS's own",
-        "rolsuper and rolbypassrls false for every other role"),
-    Iso("ISO-MEMBERSHIP", "app_user not a member of migrator, master, platform_admin",
-        "app_user cannot act as a role that owns, administers or reads across tenants"),
-    Iso("ISO-SECDEF", "SECURITY DEFINER functions pin search_path",
-        "no SECURITY DEFINER function in the toolkit's or tenant schemas without SET search_path"),
-    Iso("ISO-PUBLIC-CREATE", "PUBLIC has no CREATE on schema public",
-        "REVOKE CREATE ON SCHEMA public FROM PUBLIC in force"),
-    Iso("ISO-CVE", "Engine minor carries the row-security CVE fixes",
-        "PostgreSQL 15.14 or later (per major: the release fixing CVE-2025-8713)"),
-    Iso("ISO-POLICY-EXACT", "Every tenant-table policy is exactly the generated one",
+    Iso("ISO-SUPERUSER", "rolsuper and rolbypassrls false for every other role"),
+    Iso("ISO-MEMBERSHIP", "app_user cannot act as a role that owns, administers or reads across tenants"),
+    Iso("ISO-SECDEF", "no SECURITY DEFINER function in the toolkit's or tenant schemas without SET search_path"),
+    Iso("ISO-PUBLIC-CREATE", "REVOKE CREATE ON SCHEMA public FROM PUBLIC in force"),
+    Iso("ISO-CVE", "PostgreSQL 15.14 or later (per major: the release fixing CVE-2025-8713)"),
+    Iso("ISO-POLICY-EXACT",
         "only tenant_isolation and platform_admin_access, with the command, roles, USING and WITH CHECK "
         "enable_isolation generates"),
-    Iso("ISO-ROLE-SETTINGS", "No per-role settings on the application roles",
+    Iso("ISO-ROLE-SETTINGS",
         "no pg_db_role_setting entry for app_user, the migrator, platform_admin or the reporting role"),
-    Iso("ISO-BUILTIN-ROLES", "No application role holds a powerful built-in role",
+    Iso("ISO-BUILTIN-ROLES",
         "none of them has the privileges of pg_execute_server_program, pg_read_all_data, pg_signal_backend, "
         "pg_read_all_stats and the like"),
-    Iso("ISO-SECDEF-EXEC", "No SECURITY DEFINER function app_user can run but the toolkit's",
+    Iso("ISO-SECDEF-EXEC",
         "app_user can execute no SECURITY DEFINER function owned by another role, except the tenancy schema's"),
-    Iso("ISO-TROJAN", "No trojan surface in app_user's schemas",
+    Iso("ISO-TROJAN",
         "no app_user schema named after another role; no app_user function or operator named like a built-in"),
-    Iso("ISO-STATS", "Statement statistics not readable by app_user",
-        "no SELECT on pg_stat_statements and no EXECUTE on its functions for app_user or PUBLIC"),
-    Iso("ISO-ID-LEAK", "No tenant id in catalog text",
+    Iso("ISO-STATS", "no SELECT on pg_stat_statements and no EXECUTE on its functions for app_user or PUBLIC"),
+    Iso("ISO-ID-LEAK",
         "no registered tenant id in defaults, partition bounds, views, functions, comments, policies, "
         "names or role settings"),
-    Iso("ISO-SEQUENCE", "app_user cannot read or set tenant sequences",
+    Iso("ISO-SEQUENCE",
         "no USAGE, SELECT or UPDATE for app_user on sequences in tenant schemas (identity columns need none); "
         "no serial column (a nextval() default) there"),
 )
@@ -114,6 +108,21 @@ def untenanted(s: Settings) -> list[str]:
     return [roles.VERSION_TABLE, *s.untenanted_tables]
 
 
+PINNED = "-- pinned:"
+"""Where the dependency part of sql/tenants/pins.sql begins (it ends at the file's final SELECT)."""
+
+
+def pinned() -> sql.SQL:
+    """The dependency part of sql/tenants/pins.sql, the query `tenant drop` refuses by, for posture.sql's
+    ``{pinned}``: there it judges pins over every tenant schema (its ``scope``), so ISO-PINS and `tenant
+    drop` agree on what a pin is. The file's own text, never a value."""
+    text = sqlfiles.named_path("tenants/pins").read_text()
+    start, end = text.find(PINNED), text.rfind("\nSELECT ")
+    if start < 0 or end < start:
+        raise ToolkitError(f"{sqlfiles.named_path('tenants/pins')}: no {PINNED!r} part before its final SELECT")
+    return sql.SQL(text[start:end])
+
+
 def values(s: Settings) -> dict[str, sql.Composable]:
     """The placeholders of sql/verify/posture.sql. The master is settings.master_username and,
     in SQL, session_user (whoever --master-dsn names)."""
@@ -121,7 +130,8 @@ def values(s: Settings) -> dict[str, sql.Composable]:
             "privileged": sql.Literal([s.migrator_role, s.platform_admin_role, s.master_username]),
             "allowed": sql.Literal([*s.aws_internal_roles, s.master_username]),
             "untenanted": sql.Literal(untenanted(s)),
-            "version_table": sql.Literal(roles.VERSION_TABLE)}
+            "version_table": sql.Literal(roles.VERSION_TABLE),
+            "pinned": pinned()}
 
 
 def query(s: Settings) -> sql.Composed:

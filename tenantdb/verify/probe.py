@@ -19,7 +19,9 @@ session, so the tenant setting has never existed in it):
 
 All of it is one pipeline (tenantdb/verify/batch.py): the attacks run server-side,
 each in its own undone sub-transaction, and each reports on its own; a result that
-does not come back is a failure. Round trips: the registered tenants (to mint their
+does not come back is a failure. Each attempt is declared once, as a record
+(:class:`tenantdb.verify.batch.Attempt`) that gives both the statement sent and the
+result expected. Round trips: the registered tenants (to mint their
 contexts), then the pipeline, rollback and "nothing left behind" included.
 
 A valid context is set the way an application sets it, ``SELECT
@@ -46,21 +48,22 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
-from tenantdb.database.plumbing import connection as db
+from tenantdb import checks
 from tenantdb.database.bootstrap import roles
+from tenantdb.database.plumbing import connection as db
 from tenantdb.database.plumbing import sqlfiles
-from tenantdb.report import Check, errored, failed, passed, skipped
+from tenantdb.report import Check, errored, failed, skipped
 from tenantdb.settings import Settings
 from tenantdb.verify import batch
-from tenantdb.verify.batch import Statement, Step
+from tenantdb.verify.batch import Attempt, Statement
 from tenantdb.verify.context import Context
 from tenantdb.verify.signed_context import register_scratch, registered
 
-ID, TITLE = "ISO-PROBE", "Tenant isolation probed live as app_user (rolled back)"
+PROBE, ROLE = checks.get("ISO-PROBE"), checks.get("ISO-PROBE-ROLE")
+"""The registry's rows: the ids this module reports and their one titles."""
 EXPECTED = ("no/empty/malformed context: nothing read, writes refused; A cannot read or write B's rows; "
             "app_user cannot alter RLS; real tenant tables hide other tenants and show forged contexts nothing; "
             "SET LOCAL does not leak; nothing left behind")
-ROLE_ID, ROLE_TITLE = "ISO-PROBE-ROLE", "app_user cannot SET ROLE to privileged roles"
 ROLE_EXPECTED = "SET ROLE to the migrator, master and platform_admin refused on app_user's own login"
 
 REAL_TABLES = 200
@@ -70,28 +73,33 @@ REAL_TENANTS = 20
 
 MALFORMED = ("not-a-uuid", "' OR '1'='1", "00000000-0000-0000-0000-00000000000g", " ")
 
-BLIND = (("read", "count", "{label} context:", "count"),
-         ("insert", "refused", "{label} context: insert", "insert_without_context"),
-         ("update", "none", "{label} context: update", "update_all"),
-         ("delete", "none", "{label} context: delete", "delete_all"))
-"""What a session without a valid context tries: (key, kind, what, sql/verify/probe file)."""
-AS_A = (("a_reads", "check", "A reads", "visible", "a"),
-        ("a_by_id", "count", "A reading B's rows by id:", "count_tenant", "b"),
-        ("a_insert_b", "refused", "A inserting a row for B", "insert_for_other", "b"),
-        ("a_update_b", "none", "A's update of B's rows", "update_other", "b"),
-        ("a_delete_b", "none", "A's delete of B's rows", "delete_other", "b"),
-        ("a_move", "refused", "A moving its rows to B", "move_rows", "b"))
-"""What tenant A tries: (key, kind, what, file, whose tenant id the statement names)."""
-ATTACKS = (("disabling RLS", "attack_disable_rls"), ("NO FORCE RLS", "attack_no_force_rls"),
-           ("dropping the tenant policy", "attack_drop_policy"), ("adding an always-true policy", "attack_open_policy"),
-           ("altering the table", "attack_alter_table"), ("truncating (ignores RLS)", "attack_truncate"))
+WHOAMI = Attempt("whoami", "require", "", "probe/whoami")
+FORGE = Attempt(".forge", "forge", "{label} context: writing the setting", "probe/forge_context")
+"""An invalid context written to the setting (keyed ``ctx<i>.forge``), for the attempts after it."""
+BLIND = (Attempt(".read", "count", "{label} context:", "probe/count"),
+         Attempt(".insert", "refused", "{label} context: insert", "probe/insert_without_context", "a"),
+         Attempt(".update", "none", "{label} context: update", "probe/update_all"),
+         Attempt(".delete", "none", "{label} context: delete", "probe/delete_all"))
+"""What a session without a valid context tries (keyed ``ctx<i>.read`` ...)."""
+AS_A = (Attempt("a_reads", "check", "A reads", "probe/visible", "a"),
+        Attempt("a_by_id", "count", "A reading B's rows by id:", "probe/count_tenant", "b"),
+        Attempt("a_insert_b", "refused", "A inserting a row for B", "probe/insert_for_other", "b"),
+        Attempt("a_update_b", "none", "A's update of B's rows", "probe/update_other", "b"),
+        Attempt("a_delete_b", "none", "A's delete of B's rows", "probe/delete_other", "b"),
+        Attempt("a_move", "refused", "A moving its rows to B", "probe/move_rows", "b"))
+"""What tenant A tries."""
+ATTACKS = tuple(Attempt(f"attack.{name}", "refused", f"app_user {what}", f"probe/{name}") for what, name in (
+    ("disabling RLS", "attack_disable_rls"), ("NO FORCE RLS", "attack_no_force_rls"),
+    ("dropping the tenant policy", "attack_drop_policy"), ("adding an always-true policy", "attack_open_policy"),
+    ("altering the table", "attack_alter_table"), ("truncating (ignores RLS)", "attack_truncate")))
 """DDL an attacker holding app_user's login would try: each needs ownership, each reported on its own."""
-TAIL = (("real", "check", "real tenant tables:"), ("pooled", "check", "SET LOCAL context"), ("leftover", "check", ""))
-
-
-def _q(name: str, /, **values: sql.Composable) -> sql.Composed:
-    """One statement of the probe, sql/verify/probe/<name>.sql."""
-    return sqlfiles.named(f"verify/probe/{name}", values)
+REAL = ("real", "check", "real tenant tables:")
+"""What the block over the real tenant tables reports (sql/verify/probe_real_tables.sql)."""
+POOLED = Attempt("pooled", "check", "SET LOCAL context", "probe/pooled_after")
+LEFTOVER = Attempt("leftover", "check", "", "probe/leftover")
+SESSION_USER = Attempt("session_user", "require", "", "probe/session_user")
+SET_ROLE = Attempt("", "refused", "SET ROLE {label}", "probe/set_role")
+"""SET ROLE to a privileged role (keyed ``role<i>``), on app_user's own login."""
 
 
 def iso_probe(ctx: Context) -> list[Check]:
@@ -101,7 +109,7 @@ def iso_probe(ctx: Context) -> list[Check]:
         main = _iso_probe(ctx, mint)
     except Exception as exc:  # noqa: BLE001 - fail closed, under both ids
         reason = f"{type(exc).__name__}: {db.first_line(exc)}"
-        return [errored(ID, TITLE, reason, EXPECTED), errored(ROLE_ID, ROLE_TITLE, reason, ROLE_EXPECTED)]
+        return [errored(PROBE.id, PROBE.title, reason, EXPECTED), errored(ROLE.id, ROLE.title, reason, ROLE_EXPECTED)]
     return [main, _role_check(ctx, mint)]
 
 
@@ -136,30 +144,17 @@ def _iso_probe(ctx: Context, mint: Callable[[str], str]) -> Check:
     # Signed mode: set_tenant refuses a tenant that is not registered, so the probe's own tenants are
     # registered for its rolled-back transaction (by the master, before it becomes the migrator and app_user).
     register = {a: f"{scratch}_a", b: f"{scratch}_b", stranger: f"{scratch}_s"} if s.tenant_context == "signed" else {}
-    statements = [*_rows(conn, s, res, scratch, a, b, forged, mint(a), register),
+    statements = [*_rows(conn, s, res, scratch, {"a": a, "b": b}, forged, mint(a), register),
                   *_real_tables(s, res, [mint(t) for t in (stranger, *ids)], _forged(s, ids[0] if ids else a)),
                   batch.plain("probe/rollback"),
                   *_pooled(conn, s, res, *_pooled_context(s, mint, ids), as_app=True)]
-    leftover = _leftover(conn, res, scratch)
-    batch.run(conn, res, [*statements, leftover], after_failure=[leftover], what=f"verify {ID}")
-    expected = [("whoami", "require", "")]
-    expected += [(f"ctx{i}.{key}", kind, what.format(label=label)) for i, (label, _) in enumerate(forged)
-                 for key, kind, what, _ in BLIND]
-    expected += [(f"ctx{i}.forge", "forge", f"{label} context: writing the setting")
-                 for i, (label, value) in enumerate(forged) if value is not None]
-    expected += [(key, kind, what) for key, kind, what, _, _ in AS_A]
-    expected += [(f"attack.{name}", "refused", f"app_user {what}") for what, name in ATTACKS]
-    expected += list(TAIL)
-    found, problems = _sort(res, expected, forged)
+    leftover = batch.attempts(conn, res, [LEFTOVER.step({"schema": sql.Literal(scratch)})])
+    batch.run(conn, res, [*statements, leftover], after_failure=[leftover], what=f"verify {PROBE.id}")
+    found, problems = _sort(res, forged)
     actual = f"as {s.app_role} (SET ROLE from the master): {len(found)} held"
     if res.stopped and not res.got.keys() - {"leftover"}:
-        return errored(ID, TITLE, f"the probe could not run: {res.stopped}{_holders(res)}", EXPECTED)
-    lock = batch.met_lock(res, problems)
-    if lock:
-        return errored(ID, TITLE, lock, EXPECTED)
-    if problems:
-        return failed(ID, TITLE, EXPECTED, actual, "; ".join(problems))
-    return passed(ID, TITLE, EXPECTED, actual, "; ".join(found))
+        return errored(PROBE.id, PROBE.title, f"the probe could not run: {res.stopped}{_holders(res)}", EXPECTED)
+    return batch.verdict(PROBE, EXPECTED, res, actual, problems, "; ".join(found))
 
 
 def _holders(res: batch.Results) -> str:
@@ -174,18 +169,17 @@ def _forged(s: Settings, a: str) -> list[tuple[str, str | None]]:
     return forged
 
 
-def _sort(res: batch.Results, expected: list[tuple[str, str, str]],
-          forged: list[tuple[str, str | None]]) -> tuple[list[str], list[str]]:
+def _sort(res: batch.Results, forged: list[tuple[str, str | None]]) -> tuple[list[str], list[str]]:
     """(found, problems); a context whose four attempts all held is one line, as is a stopped probe's cause."""
     if "whoami" in res.got and not res.got["whoami"][0]:
         return [], [res.got["whoami"][1].removeprefix("fact:")]
     session = res.got.get("whoami", (True, "fact:unset"))[1].removeprefix("fact:")
-    lines, extra = batch.judge(res, expected)
+    lines, extra = batch.judge(res, res.expected)
     found: list[str] = []
     problems: list[str] = []
     by_context: dict[str, list[tuple[bool, str]]] = {}
     for key, ok, line in lines:
-        if key == "whoami" or (ok and key.endswith(".forge")):
+        if key == "whoami" or (ok and key.endswith(FORGE.key)):
             continue
         if key.startswith("ctx0."):
             line = line.replace("unset context", f"{session} context", 1)
@@ -195,7 +189,7 @@ def _sort(res: batch.Results, expected: list[tuple[str, str, str]],
         (found if ok else problems).append(line)
     for i, (label, _) in enumerate(forged):
         held = by_context.get(f"ctx{i}", [])
-        summary = _summary([res.got[f"ctx{i}.{key}"][1] for key, *_ in BLIND]) if len(held) == len(BLIND) else None
+        summary = _summary([res.got[f"ctx{i}{a.key}"][1] for a in BLIND]) if len(held) == len(BLIND) else None
         if summary:
             found.insert(i, f"{session if i == 0 else label} context: {summary}")
         else:
@@ -214,33 +208,33 @@ def _summary(outcomes: list[str]) -> str | None:
 
 # ----- the scratch table ---------------------------------------------------------
 
-def _rows(conn: psycopg.Connection, s: Settings, res: batch.Results, scratch: str, a: str, b: str,
+def _rows(conn: psycopg.Connection, s: Settings, res: batch.Results, scratch: str, tenants: dict[str, str],
           forged: list[tuple[str, str | None]], a_context: str, register: dict[str, str]) -> list[Statement]:
-    """As the master then the migrator: a tenant-like schema, a table, rows of A and B, isolation on;
-    then as app_user the invalid contexts, A's context set with the helper, and A's attempts."""
+    """As the master then the migrator: a tenant-like schema, a table, rows of A and B (``tenants``: their ids,
+    keys "a", "b"), isolation on; then as app_user the invalid contexts, A's context set with the helper, and
+    A's attempts."""
     table = sql.Identifier(scratch, "probe")
     setup: list[Statement] = [batch.plain("probe/begin"), *((q, None) for q in roles.tenant_schema_sql(s, scratch))]
     if register:
         setup.append((register_scratch(s, register), None))
-    setup += [(_q("as_migrator", migrator=sql.Identifier(s.migrator_role)), None),
-              (_q("create_table", table=table), None),
+    setup += [batch.plain("probe/as_migrator", migrator=sql.Identifier(s.migrator_role)),
+              batch.plain("probe/create_table", table=table),
               # Rows go in before isolation, so this session never sets a tenant context before the "unset" reads.
-              (_q("seed_rows", table=table, a=sql.Literal(a), b=sql.Literal(b)), None),
-              (_q("isolate", tenancy=sql.Identifier(s.tenancy_schema), schema=sql.Literal(scratch)), None),
+              batch.plain("probe/seed_rows", table=table, a=sql.Literal(tenants["a"]), b=sql.Literal(tenants["b"])),
+              batch.plain("probe/isolate", tenancy=sql.Identifier(s.tenancy_schema), schema=sql.Literal(scratch)),
               batch.plain("probe/reset_role"),
-              (_q("as_app_user", app_role=sql.Identifier(s.app_role)), None)]
+              batch.plain("probe/as_app_user", app_role=sql.Identifier(s.app_role))]
     setting = sql.Literal(s.tenant_setting)
-    blind = [Step("whoami", "require", _q("whoami", app=sql.Literal(s.app_role), setting=setting))]
-    for i, (_, value) in enumerate(forged):
+    values = {"table": table, "setting": setting}
+    blind = [WHOAMI.step({"app": sql.Literal(s.app_role), "setting": setting})]
+    for i, (label, value) in enumerate(forged):
         if value is not None:
-            blind.append(Step(f"ctx{i}.forge", "forge", _q("forge_context", setting=setting, value=sql.Literal(value))))
-        blind += [Step(f"ctx{i}.{key}", batch.in_forged(kind, value), _q(name, table=table, tenant=sql.Literal(a)))
-                  for key, kind, _, name in BLIND]
-    as_a = [Step(key, kind, _q(name, table=table, tenant=sql.Literal(a if whose == "a" else b)))
-            for key, kind, _, name, whose in AS_A]
-    as_a += [Step(f"attack.{name}", "refused", _q(name, table=table)) for _, name in ATTACKS]
+            blind.append(FORGE.step({**values, "value": sql.Literal(value)}, at=f"ctx{i}", label=label))
+        blind += [a.step(values, at=f"ctx{i}", label=label, kind=batch.in_forged(a.kind, value), tenants=tenants)
+                  for a in BLIND]
+    as_a = [a.step(values, tenants=tenants) for a in (*AS_A, *ATTACKS)]
     return [*setup, batch.attempts(conn, res, blind),
-            (_q("set_tenant", tenancy=sql.Identifier(s.tenancy_schema)), (a_context,)),
+            (batch.q("probe/set_tenant", tenancy=sql.Identifier(s.tenancy_schema)), (a_context,)),
             batch.attempts(conn, res, as_a)]
 
 
@@ -262,10 +256,11 @@ def _real_tables(s: Settings, res: batch.Results, contexts: list[str],
         "registry": sql.Identifier(s.tenancy_schema, "tenants"), "app": sql.Literal(s.app_role),
         "tenancy": sql.Identifier(s.tenancy_schema), "max_tables": sql.Literal(REAL_TABLES),
         "nonce": sql.Literal(res.nonce), "setting": sql.Literal(s.tenant_setting), "forged": sql.Literal(rows)})
-    return [batch.plain("probe/reset_role"), (_q("stash_contexts"), (contexts,)), (block, None)]
+    res.expect(REAL)
+    return [batch.plain("probe/reset_role"), (batch.q("probe/stash_contexts"), (contexts,)), (block, None)]
 
 
-# ----- pooled connections and what is left behind --------------------------------
+# ----- pooled connections --------------------------------------------------------
 
 def _pooled_context(s: Settings, mint: Callable[[str], str], ids: list[str]) -> tuple[str, bool]:
     """(context, set through the helper?) for the pooled test, which commits: a registered tenant's (the
@@ -281,18 +276,14 @@ def _pooled(conn: psycopg.Connection, s: Settings, res: batch.Results, context: 
             as_app: bool) -> list[Statement]:
     """A context set by the helper (transaction-local) in a transaction that commits is gone in the next
     transaction on the same connection; as app_user (SET LOCAL ROLE from the master, or its own login)."""
-    role = [(_q("as_app_user", app_role=sql.Identifier(s.app_role)), None)] if as_app else []
+    role = [batch.plain("probe/as_app_user", app_role=sql.Identifier(s.app_role))] if as_app else []
     tenancy = sql.Identifier(s.tenancy_schema)
     setting = sql.Literal(s.tenant_setting)
-    check = Step("pooled", "check", _q("pooled_after", setting=setting, tenancy=tenancy))
-    put = _q("set_tenant", tenancy=tenancy) if helper else _q("set_context", setting=setting)
+    check = POOLED.step({"setting": setting, "tenancy": tenancy})
+    put = batch.q("probe/set_tenant", tenancy=tenancy) if helper else batch.q("probe/set_context", setting=setting)
     return [batch.plain("probe/begin"), *role, (put, (context,)),
             batch.plain("probe/commit"), batch.plain("probe/begin"), *role, batch.attempts(conn, res, [check]),
             batch.plain("probe/rollback")]
-
-
-def _leftover(conn: psycopg.Connection, res: batch.Results, scratch: str) -> Statement:
-    return batch.attempts(conn, res, [Step("leftover", "check", _q("leftover", schema=sql.Literal(scratch)))])
 
 
 # ----- SET ROLE, on app_user's own login -----------------------------------------
@@ -300,13 +291,13 @@ def _leftover(conn: psycopg.Connection, res: batch.Results, scratch: str) -> Sta
 def _role_check(ctx: Context, mint: Callable[[str], str]) -> Check:
     s = ctx.settings
     if not ctx.via_aws:
-        return skipped(ROLE_ID, ROLE_TITLE, "--master-dsn: no app_user login to try it on (SET ROLE checks the "
+        return skipped(ROLE.id, ROLE.title, "--master-dsn: no app_user login to try it on (SET ROLE checks the "
                        "session user, the master here); ISO-MEMBERSHIP checks the memberships in the catalog",
                        ROLE_EXPECTED)
     try:
         conn = ctx.connect(s.app_role, ctx.app_target())
     except Exception as exc:  # noqa: BLE001 - cannot run: ERROR, never PASS
-        return errored(ROLE_ID, ROLE_TITLE, f"cannot log in as {s.app_role}: {db.first_line(exc)}", ROLE_EXPECTED)
+        return errored(ROLE.id, ROLE.title, f"cannot log in as {s.app_role}: {db.first_line(exc)}", ROLE_EXPECTED)
     ids = registered(ctx, 1) if s.tenant_context == "signed" else []
     return probe_set_role(conn, s, ctx.master.target.user, mint, ids)
 
@@ -316,25 +307,17 @@ def probe_set_role(conn: psycopg.Connection, s: Settings, master: str,
     """On app_user's own login, one pipeline: SET ROLE to each privileged role fails; SET LOCAL does not leak."""
     res = batch.Results()
     wanted = sorted({s.migrator_role, s.platform_admin_role, s.master_username, master})
-    steps = [Step("session_user", "require", _q("session_user", app=sql.Literal(s.app_role)))]
-    steps += [Step(f"role{i}", "refused", _q("set_role", role=sql.Identifier(r))) for i, r in enumerate(wanted)]
-    pooled = _pooled(conn, s, res, *_pooled_context(s, mint, ids or []), False)
-    batch.run(conn, res, [batch.attempts(conn, res, steps), *pooled], what=f"verify {ROLE_ID}")
+    steps = [SESSION_USER.step({"app": sql.Literal(s.app_role)})]
+    steps += [SET_ROLE.step({"role": sql.Identifier(r)}, at=f"role{i}", label=r) for i, r in enumerate(wanted)]
+    statements = [batch.attempts(conn, res, steps), *_pooled(conn, s, res, *_pooled_context(s, mint, ids or []), False)]
+    batch.run(conn, res, statements, what=f"verify {ROLE.id}")
     if "session_user" in res.got and not res.got["session_user"][0]:
         who = res.got["session_user"][1].removeprefix("fact:")
-        return failed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, who, f"not logged in as {s.app_role}")
-    expected = [("session_user", "require", "")]
-    expected += [(f"role{i}", "refused", f"SET ROLE {r}") for i, r in enumerate(wanted)]
-    expected += [t for t in TAIL if t[0] == "pooled"]
-    lines, extra = batch.judge(res, expected)
+        return failed(ROLE.id, ROLE.title, ROLE_EXPECTED, who, f"not logged in as {s.app_role}")
+    lines, extra = batch.judge(res, res.expected)
     found = [line for key, ok, line in lines if ok and key != "session_user"]
     problems = [line for _, ok, line in lines if not ok] + extra
     actual = f"on {s.app_role}'s own login: {len(found)} held"
     if res.stopped and not res.got:
-        return errored(ROLE_ID, ROLE_TITLE, f"the probe could not run: {res.stopped}{_holders(res)}", ROLE_EXPECTED)
-    lock = batch.met_lock(res, problems)
-    if lock:
-        return errored(ROLE_ID, ROLE_TITLE, lock, ROLE_EXPECTED)
-    if problems:
-        return failed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, actual, "; ".join(problems))
-    return passed(ROLE_ID, ROLE_TITLE, ROLE_EXPECTED, actual, "; ".join(found))
+        return errored(ROLE.id, ROLE.title, f"the probe could not run: {res.stopped}{_holders(res)}", ROLE_EXPECTED)
+    return batch.verdict(ROLE, ROLE_EXPECTED, res, actual, problems, "; ".join(found))

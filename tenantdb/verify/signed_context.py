@@ -49,6 +49,7 @@ import psycopg
 from botocore.exceptions import ClientError
 from psycopg import sql
 
+from tenantdb import checks
 from tenantdb.database.plumbing import connection as db
 from tenantdb.database.tenancy import context_key as keys
 from tenantdb.database.tenancy import context_token as ct
@@ -57,11 +58,11 @@ from tenantdb.errors import ToolkitError
 from tenantdb.report import Check, errored, failed, passed
 from tenantdb.settings import Settings
 from tenantdb.verify import batch
-from tenantdb.verify.batch import Statement, Step
+from tenantdb.verify.batch import Attempt, Statement, Step
 from tenantdb.verify.context import Context
 
-ID, TITLE = "ISO-SIGNED", "Signed tenant context: forged contexts read and write nothing; key unreadable"
-KEY_ID, KEY_TITLE = "SEC-CONTEXT-KEY", "Context key secret: secrets CMK, not in Terraform, read by IRSA, rotated"
+SIGNED, KEY = checks.get("ISO-SIGNED"), checks.get("SEC-CONTEXT-KEY")
+"""The registry's rows: the ids this module reports and their one titles."""
 EXPECTED = ("A's token reads A's rows only; every forged context for B reads 0 and writes 0 of B's rows, "
             "through set_tenant and the setting; no privilege on the key table")
 PLAIN = "tenant_context = plain: the tenant id is the context (AC10, ISO-PROBE); docs/tenant-context.md"
@@ -70,14 +71,38 @@ PLAIN_SECRET = "plain mode: no context key secret"
 
 HELPER_REFUSES = "22023"
 """What tenancy.set_tenant raises for a token that does not verify (invalid_parameter_value)."""
-WAYS = (("helper", "set_tenant", "through_helper", f"deny|{HELPER_REFUSES}", "{label}: set_tenant"),
-        ("setting", "the setting", "write_setting", "forge", "{label} via the setting: putting it in force"))
-"""How a forged context is put in force: (key, how the report names it, sql/verify/signed file, the engine's
-kind, what the report calls the attempt). The helper must refuse it ("deny": what it sets when it does not is
-in force for the attempts on B's rows after it); written to the setting directly it always takes."""
-ON_B = (("read", "count", ":", "count_tenant"), ("insert", "policy", ": insert of B's row", "insert_for_other"),
-        ("update", "none", ": update", "update_other"), ("delete", "none", ": delete", "delete_other"))
-"""What each forged context tries on B's rows: (key, kind, what, sql/verify/probe file)."""
+
+
+@dataclass(frozen=True)
+class Way:
+    """How a forged context is put in force: its key, how the report names it, and the attempt that puts it
+    (keyed ``f<i>.<way>.set``)."""
+
+    key: str
+    shown: str
+    put: Attempt
+
+
+WAYS = (Way("helper", "set_tenant",
+            Attempt(".set", f"deny|{HELPER_REFUSES}", "{label}: set_tenant", "signed/through_helper")),
+        Way("setting", "the setting",
+            Attempt(".set", "forge", "{label} via the setting: putting it in force", "signed/write_setting")))
+"""The helper must refuse a forged context ("deny": what it sets when it does not is in force for the attempts
+on B's rows after it); written to the setting directly it always takes."""
+ON_B = (Attempt(".read", "count", "{label}:", "probe/count_tenant", "b"),
+        Attempt(".insert", "policy", "{label}: insert of B's row", "probe/insert_for_other", "b"),
+        Attempt(".update", "none", "{label}: update", "probe/update_other", "b"),
+        Attempt(".delete", "none", "{label}: delete", "probe/delete_other", "b"))
+"""What each forged context tries on B's rows, once put in force each way (keyed ``f<i>.<way>.read`` ...)."""
+TLS = Attempt("tls", "check", "", "signed/tls")
+WHOAMI = Attempt("whoami", "require", "", "probe/whoami")
+A_SET = Attempt("a.set", "forge", "A's token through set_tenant", "signed/set_valid")
+A_SEES = Attempt("a_sees", "check", "A's token reads", "probe/visible", "a")
+CLEAR = Attempt(".clear", "forge", "clearing the context, before {label}", "probe/forge_context")
+"""Before each forgery (keyed ``f<i>.clear``): when A's token is refused, no earlier forgery's context stays."""
+A_AGAIN = Attempt(".a", "forge", "A's token again, before {label}", "signed/set_valid")
+KEYS_HELD = Attempt("keys.held", "check", "{label}", "signed/key_privileges")
+KEYS_READ = Attempt("keys.read", "refused", "select from {label}", "signed/read_keys")
 TEXTS = batch.Texts(rows="{what} read {n} of B's rows", touched="{what} touched {n} of B's rows")
 """ISO-SIGNED's wording: every count and write is about B's rows."""
 
@@ -110,15 +135,14 @@ def probe_as(ctx: Context, conn: psycopg.Connection, how: str,
     _run_probe(ctx, conn, how, probe, [ring.mint(a, 60), *tried.values()], register=scratch)
     got = probe.res.got
     if "whoami" in got and not got["whoami"][0]:
-        return failed(ID, TITLE, EXPECTED, f"as {s.app_role} ({how})", got["whoami"][1].removeprefix("fact:"))
+        who = got["whoami"][1].removeprefix("fact:")
+        return failed(SIGNED.id, SIGNED.title, EXPECTED, f"as {s.app_role} ({how})", who)
     if probe.res.stopped and not got.keys() - {"tls"}:
-        return errored(ID, TITLE, f"the probe could not run: {probe.res.stopped}", EXPECTED)
+        return errored(SIGNED.id, SIGNED.title, f"the probe could not run: {probe.res.stopped}", EXPECTED)
     found, problems = judge(probe)
-    lock = batch.met_lock(probe.res, problems)  # a LOCK TABLE in the way: could not judge, not a finding
-    if lock:
-        return errored(ID, TITLE, lock, EXPECTED)
     actual = f"as {s.app_role} ({how}): " + "; ".join(found)
-    return (failed if problems else passed)(ID, TITLE, EXPECTED, actual, "; ".join(problems))
+    # A LOCK TABLE in the way is ERROR: the probe could not judge, which is not a finding.
+    return batch.verdict(SIGNED, EXPECTED, probe.res, actual, problems)
 
 
 def _app_session(ctx: Context, tenants: tuple[str, str] | None) -> tuple[psycopg.Connection, str]:
@@ -176,7 +200,7 @@ def _q(name: str, /, **values: sql.Composable) -> sql.Composed:
 
 @dataclass
 class Probe:
-    """One run of the forgery probe: its attempts, what is expected back (key, kind, what), the part of the
+    """One run of the forgery probe: its attempts (each carries what is expected back), the part of the
     probe each attempt belongs to (to name what did not run), and what came back."""
 
     s: Settings
@@ -186,46 +210,40 @@ class Probe:
     labels: list[str]
     tls: bool
     steps: list[Step] = field(default_factory=list)
-    expected: list[tuple[str, str, str]] = field(default_factory=list)
     part: dict[str, str] = field(default_factory=dict)
     res: batch.Results = field(default_factory=batch.Results)
 
     def __post_init__(self) -> None:
         s = self.s
-        tenancy, table = sql.Identifier(s.tenancy_schema), self.table
+        values = {"tenancy": sql.Identifier(s.tenancy_schema), "setting": sql.Literal(s.tenant_setting),
+                  "table": self.table, "app": sql.Literal(s.app_role)}
         if self.tls:
-            self.add("tls", "check", "", "the TLS facts", _q("tls", tls=sqlfiles.named("session/tls")))
-        self.add("whoami", "require", "", "the role the probe runs as", batch.q(
-            "probe/whoami", app=sql.Literal(s.app_role), setting=sql.Literal(s.tenant_setting)))
-        self.add("a.set", "forge", "A's token through set_tenant", "A's token", _q("set_valid", tenancy=tenancy))
-        self.add("a_sees", "check", "A's token reads", "A's token",
-                 batch.q("probe/visible", table=table, tenant=sql.Literal(self.a)))
+            self.add(TLS.step({"tls": sqlfiles.named("session/tls")}), "the TLS facts")
+        self.add(WHOAMI.step(values), "the role the probe runs as")
+        self.add(A_SET.step(values), "A's token")
+        self.add(A_SEES.step(values, tenants={"a": self.a}), "A's token")
         for i, label in enumerate(self.labels):
             self._forgery(i, label)
-        shown = sql.Literal(self.shown_keys)
-        self.add("keys.held", "check", s.app_role, "the key table", _q(
-            "key_privileges", keys=sql.Literal(f"{s.tenancy_schema}.context_keys"), shown=shown))
-        self.add("keys.read", "refused", f"select from {self.shown_keys}", "the key table",
-                 _q("read_keys", keys=sql.Identifier(s.tenancy_schema, "context_keys")))
+        self.add(KEYS_HELD.step({"keys": sql.Literal(self.shown_keys), "shown": sql.Literal(self.shown_keys)},
+                                label=s.app_role), "the key table")
+        self.add(KEYS_READ.step({"keys": sql.Identifier(s.tenancy_schema, "context_keys")}, label=self.shown_keys),
+                 "the key table")
 
     def _forgery(self, i: int, label: str) -> None:
         """From A's context (and no other), the forgery through the helper (refused, A's context stands),
         then written to the setting; each way tries B's rows. Stashed context 1 is A's token, i + 2 this
         forgery."""
         s = self.s
-        tenancy = sql.Identifier(s.tenancy_schema)
-        at = {"i": sql.Literal(i + 2), "tenancy": tenancy, "setting": sql.Literal(s.tenant_setting)}
+        values = {"i": sql.Literal(i + 2), "tenancy": sql.Identifier(s.tenancy_schema), "value": sql.Literal(""),
+                  "setting": sql.Literal(s.tenant_setting), "table": self.table}
         helper = f"{label} via set_tenant"
-        # Cleared first: when A's token is refused, no earlier forgery's context stays in force for this one.
-        self.add(f"f{i}.clear", "forge", f"clearing the context, before {label}", helper,
-                 batch.q("probe/forge_context", setting=at["setting"], value=sql.Literal("")))
-        self.add(f"f{i}.a", "forge", f"A's token again, before {label}", helper, _q("set_valid", tenancy=tenancy))
-        for way, shown, file, kind, what in WAYS:
-            part = f"{label} via {shown}"
-            self.add(f"f{i}.{way}.set", kind, what.format(label=label), part, _q(file, **at))
-            for key, kind, what, attempt in ON_B:
-                self.add(f"f{i}.{way}.{key}", kind, f"{part}{what}", part,
-                         batch.q(f"probe/{attempt}", table=self.table, tenant=sql.Literal(self.b)))
+        self.add(CLEAR.step(values, at=f"f{i}", label=label), helper)
+        self.add(A_AGAIN.step(values, at=f"f{i}", label=label), helper)
+        for way in WAYS:
+            part = f"{label} via {way.shown}"
+            self.add(way.put.step(values, at=f"f{i}.{way.key}", label=label), part)
+            for attempt in ON_B:
+                self.add(attempt.step(values, at=f"f{i}.{way.key}", label=part, tenants={"b": self.b}), part)
 
     @property
     def table(self) -> sql.Identifier:
@@ -235,10 +253,13 @@ class Probe:
     def shown_keys(self) -> str:
         return f"{self.s.tenancy_schema}.context_keys"
 
-    def add(self, key: str, kind: str, what: str, part: str, statement: sql.Composable) -> None:
-        self.steps.append(Step(key, kind, statement))
-        self.expected.append((key, kind, what))
-        self.part[key] = part
+    @property
+    def expected(self) -> list[tuple[str, str, str]]:
+        return [st.expected for st in self.steps]
+
+    def add(self, step: Step, part: str) -> None:
+        self.steps.append(step)
+        self.part[step.key] = part
 
 
 def _run_probe(ctx: Context, conn: psycopg.Connection, how: str, probe: Probe, contexts: list[str], *,
@@ -259,7 +280,7 @@ def _run_probe(ctx: Context, conn: psycopg.Connection, how: str, probe: Probe, c
               batch.plain("isolation/enable_rls", table=probe.table),
               batch.plain("isolation/create_policy", table=probe.table, tenancy=tenancy)]
     batch.run(conn, probe.res, [*setup, batch.attempts(conn, probe.res, probe.steps), batch.plain("probe/rollback")],
-              what=f"verify {ID}")
+              what=f"verify {SIGNED.id}")
     if probe.tls:
         ok, fact = probe.res.got.get("tls", (False, ""))
         ctx.record_tls(conn, json.loads(fact.removeprefix("fact:")) if ok else None)
@@ -300,29 +321,36 @@ def context_key(ctx: Context) -> Check:
     if s.tenant_context != "signed":
         return _plain_secret(ctx)
     name = s.context_key_secret_name
-    kms = ctx.aws.describe_secret(name).get("KmsKeyId", "")
+    meta = ctx.aws.describe_secret(name)
+    kms = meta.get("KmsKeyId", "")
     expected = f"secret {name} under {s.kms_alias_secrets}"
+    if meta.get("DeletedDate"):  # left from a switch to plain made with a recovery window: unreadable
+        return failed(KEY.id, KEY.title, expected,
+                      f"secret {name} scheduled for deletion ({meta['DeletedDate']:%Y-%m-%d %H:%M %Z})",
+                      f"restore it (aws secretsmanager restore-secret --secret-id {name}), or delete it at once "
+                      f"(aws secretsmanager delete-secret --secret-id {name} --force-delete-without-recovery) and "
+                      "deploy the stack; then run tenantdb bootstrap (docs/tenant-context.md, switching modes)")
     if not kms or (kms != ctx.secrets_key_arn and ctx.key_arn(kms) != ctx.secrets_key_arn):
-        return failed(KEY_ID, KEY_TITLE, expected, f"kms {kms}", "the context key secret is not under the secrets CMK")
+        return failed(KEY.id, KEY.title, expected, f"kms {kms}", "the context key secret is not under the secrets CMK")
     expected += ", the database's keys, current key younger than context_key_rotation_days"
     in_secret = keys.read_secret(ctx.aws, s)
     in_db = ctx.db_keys  # read with the catalog
     if in_secret is None:
-        return failed(KEY_ID, KEY_TITLE, expected, "secret has no value", "run tenantdb bootstrap")
+        return failed(KEY.id, KEY.title, expected, "secret has no value", "run tenantdb bootstrap")
     now = int(time.time())
     kids = sorted(k.kid for k in in_secret.valid(now).keys)
     db_kids = sorted(k.kid for k in in_db.valid(now).keys)
     if in_secret.valid(now) != in_db.valid(now):
-        return failed(KEY_ID, KEY_TITLE, expected, f"secret keys {kids}, database keys {db_kids}",
+        return failed(KEY.id, KEY.title, expected, f"secret keys {kids}, database keys {db_kids}",
                       "the secret and the database disagree: run tenantdb bootstrap "
                       "(it sets the database to the secret)")
     cur = in_secret.current
     age = (now - cur.created_at) / keys.DAY_S
     actual = f"keys {kids}, current {cur.kid} {age:.0f} days old"
     if age > s.context_key_rotation_days + 1:
-        return failed(KEY_ID, KEY_TITLE, expected, actual, "rotation overdue: run tenantdb bootstrap (scheduled) "
+        return failed(KEY.id, KEY.title, expected, actual, "rotation overdue: run tenantdb bootstrap (scheduled) "
                       "or tenantdb bootstrap --rotate-context-key")
-    return passed(KEY_ID, KEY_TITLE, expected, actual)
+    return passed(KEY.id, KEY.title, expected, actual)
 
 
 def _plain_database(ctx: Context) -> Check:
@@ -332,21 +360,29 @@ def _plain_database(ctx: Context) -> Check:
     if left is None:
         raise ToolkitError(f"database {s.db_name} does not exist (AC7); a key table left behind is not ruled out")
     if left:
-        return failed(ID, TITLE, PLAIN_DB, f"{s.tenancy_schema}.context_keys exists",
+        return failed(SIGNED.id, SIGNED.title, PLAIN_DB, f"{s.tenancy_schema}.context_keys exists",
                       "signing keys left in plain mode: run tenantdb bootstrap (it drops them), or set "
                       "tenant_context = \"signed\" if that is the mode in force")
-    return passed(ID, TITLE, PLAIN_DB, f"no {s.tenancy_schema}.context_keys; {PLAIN}")
+    return passed(SIGNED.id, SIGNED.title, PLAIN_DB, f"no {s.tenancy_schema}.context_keys; {PLAIN}")
 
 
 def _plain_secret(ctx: Context) -> Check:
-    """Plain mode: the stacks create no context key secret; one that exists was left behind."""
+    """Plain mode: the stacks create no context key secret; one that exists was left behind. One scheduled
+    for deletion is on its way out (a switch made while the secret had a recovery window): nothing can
+    read it, GetSecretValue is refused, so it passes, saying when it goes and what a switch back needs."""
     name = ctx.settings.context_key_secret_name
     try:
-        ctx.aws.secrets.describe_secret(SecretId=name)
+        meta = ctx.aws.secrets.describe_secret(SecretId=name)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            return passed(KEY_ID, KEY_TITLE, PLAIN_SECRET, f"no secret {name}")
+            return passed(KEY.id, KEY.title, PLAIN_SECRET, f"no secret {name}")
         raise
-    return failed(KEY_ID, KEY_TITLE, PLAIN_SECRET, f"secret {name} exists",
-                  "a context key secret in plain mode: deploy the stack for the declared mode (it removes the "
-                  "secret), or set tenant_context = \"signed\"")
+    if meta.get("DeletedDate"):
+        return passed(KEY.id, KEY.title, PLAIN_SECRET,
+                      f"secret {name} scheduled for deletion ({meta['DeletedDate']:%Y-%m-%d %H:%M %Z}): "
+                      "unreadable, then gone",
+                      f"to switch to signed before it goes, delete it at once first: aws secretsmanager "
+                      f"delete-secret --secret-id {name} --force-delete-without-recovery")
+    return failed(KEY.id, KEY.title, PLAIN_SECRET, f"secret {name} exists",
+                  "a context key secret in plain mode: deploy the stack for the declared mode (it deletes the "
+                  "secret it created), or delete it, or set tenant_context = \"signed\"")

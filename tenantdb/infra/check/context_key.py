@@ -1,6 +1,7 @@
 """Assertions about the signed tenant context's key secret (stacks/secrets.py context_key_props):
 in signed mode encrypted with the secrets CMK, no value in Terraform, readable through the IRSA
-policy; in plain mode absent."""
+policy, deleted without a recovery window when the stack drops it (so a later switch back to signed can
+create it again: docs/tenant-context.md, switching modes); in plain mode absent."""
 
 from __future__ import annotations
 
@@ -29,16 +30,21 @@ def context_key_secret(c: Ctx) -> Check:
     _, pol = c.db.named("aws_iam_policy", "name", s.irsa_policy_name)
     readers = [st.get("sid") for st in c.db.policy_doc(pol.get("policy")).get("statement", [])
                if READ in st.get("actions", []) and arn in st.get("resources", [])]
+    window = body.get("recovery_window_in_days")
     problems = []
+    if window != 0:
+        problems.append(f"recovery window {window} days, not 0: after a switch to plain its name stays taken "
+                        "and the next switch to signed fails in cdktf deploy")
     if body.get("kms_key_id") != key:
         problems.append(f"kms {body.get('kms_key_id')}, not the secrets CMK {key}")
     if versions:
         problems.append(f"{len(versions)} secret version resource(s): the key would be in Terraform state")
     if not readers:
         problems.append(f"IRSA policy {s.irsa_policy_name} does not grant {READ} on it")
-    expected = f"secret {s.context_key_secret_name}, kms {key}, no value in Terraform, read by {s.irsa_policy_name}"
+    expected = (f"secret {s.context_key_secret_name}, kms {key}, no value in Terraform, read by {s.irsa_policy_name}, "
+                "recovery window 0 days")
     actual = (f"secret {body.get('name')}, kms {body.get('kms_key_id')}, {len(versions)} version resources, "
-              f"IRSA statements {', '.join(map(str, readers)) or 'none'}")
+              f"IRSA statements {', '.join(map(str, readers)) or 'none'}, recovery window {window} days")
     if problems:
         return failed(ID, title(ID), expected, actual, "; ".join(problems))
     return passed(ID, title(ID), expected, actual)
