@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -288,8 +289,24 @@ def test_only_tenants_behind_run_and_to_stops_at_a_revision(booted, pg_master, p
     assert code == 0
     assert [(t["slug"], t["from"], t["to"]) for t in report["tenants"]] == [("acme", ["r1"], ["r2"]),
                                                                           ("globex", [], ["r2"])]
-    code, report, _ = as_json(capsys, pg_overlay, pg_master.dsn(), "--migrations", str(d), "--to", "r1")
-    assert code == 0 and set(statuses(report).values()) == {"current"}  # migrate never downgrades
+    before = fingerprint(pg_super, s)
+    code, out, err = migrate(capsys, pg_overlay, pg_master.dsn(), "--migrations", str(d), "--to", "r1")
+    # migrate never downgrades, and says so rather than calling a tenant at r2 "current" at r1
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "--to r1: tenant(s) acme, globex already past it; migrate does not downgrade" in err
+    assert fingerprint(pg_super, s) == before
+
+
+def test_output_writes_the_report_to_a_file_too(booted, pg_master, pg_overlay, capsys, tmp_path):
+    """The README's convention: --output FILE is a file (the report also goes to stdout); a format is refused."""
+    make_tenants(booted, pg_master.dsn(), "acme")
+    target = tmp_path / "migrate.json"
+    code, out, _ = migrate(capsys, pg_overlay, pg_master.dsn(), "--migrations", str(SAMPLE), "--format", "json",
+                           "--output", str(target))
+    assert code == 0 and json.loads(target.read_text()) == json.loads(out)
+    assert statuses(json.loads(out)) == {"acme": "migrated"}
+    code, out, err = migrate(capsys, pg_overlay, pg_master.dsn(), "--migrations", str(SAMPLE), "--output", "json")
+    assert code == 2 and "did you mean --format json?" in err
 
 
 def test_a_tenants_migration_never_waits_for_another_tenants_tables(booted, pg_master, pg_super, pg_overlay,
@@ -463,3 +480,29 @@ def test_local_migrate_with_the_migrator_secret_then_verify(local_cli, local_col
     assert verified.returncode == 0, verified.stdout[-2000:]
     for slug in slugs:
         assert local_cli("tenant", "drop", slug, "--confirm", slug, "--env", "local").returncode == 0
+
+
+def test_local_ups_sample_tenants_converge_after_a_user_migrated_them_with_their_own_set(
+        booted, pg_master, pg_overlay, capsys, tmp_path):
+    """`local up` after `migrate --migrations DIR`: the sample stage no longer fails on DIR's revision."""
+    from tenantdb.local import samples
+
+    s = settings_mod.load(TEST_ENV, pg_overlay, sample_tenants=("acme", "globex"))
+    assert samples.ensure_samples(s, master_dsn=pg_master.dsn()) == "sample tenants acme, globex (2 created)"
+    # The team's own set: the sample set (which they started from) and a revision of their own after it.
+    d = tmp_path / "own"
+    shutil.copytree(SAMPLE, d, ignore=shutil.ignore_patterns("__pycache__"))
+    (d / "versions" / "0003_notes.py").write_text(textwrap.dedent(f"""\
+        from alembic import op
+        import sqlalchemy as sa
+        revision = "0003_notes"
+        down_revision = {HEAD!r}
+        def upgrade():
+            op.add_column("projects", sa.Column("note", sa.Text))
+        """))
+    assert migrate(capsys, pg_overlay, pg_master.dsn(), "--migrations", str(d), "--tenant", "acme")[0] == 0
+    note = samples.ensure_samples(s, master_dsn=pg_master.dsn())
+    assert note.startswith("sample tenants acme, globex (as they were); acme left at 0003_notes, migrated with "
+                           "another script directory than "), note
+    rows = {r["slug"]: r["revisions"] for r in tenants.list_tenants(s, master_dsn=pg_master.dsn())}
+    assert rows == {"acme": ["0003_notes"], "globex": [HEAD]}

@@ -208,14 +208,15 @@ def test_tenant_commands_need_the_bootstrap_first(pg_fresh, pg_master, pg_settin
 
 def test_sample_tenants_converge_and_pass_verify(pg_fresh, pg_master, pg_overlay, pg_super):
     from tenantdb import settings as settings_mod, verify
+    from tenantdb.local import samples
     from tenantdb.report import Status
 
     rds_only = settings_mod.Settings.model_fields["aws_internal_roles"].default
     s = settings_mod.load(TEST_ENV, pg_overlay, sample_tenants=("acme", "globex"),
                           aws_internal_roles=(*rds_only, "postgres"))
     bootstrap.run(s, master_dsn=pg_master.dsn())
-    assert tenants.ensure_samples(s, master_dsn=pg_master.dsn()) == "sample tenants acme, globex (2 created)"
-    assert tenants.ensure_samples(s, master_dsn=pg_master.dsn()) == "sample tenants acme, globex (as they were)"
+    assert samples.ensure_samples(s, master_dsn=pg_master.dsn()) == "sample tenants acme, globex (2 created)"
+    assert samples.ensure_samples(s, master_dsn=pg_master.dsn()) == "sample tenants acme, globex (as they were)"
     rows = tenants.list_tenants(s, master_dsn=pg_master.dsn())
     # The sample migration set's five tables, isolated by `tenantdb migrate` (its version table is not a
     # tenant table: not counted), and the revision `tenantdb migrate` recorded in the registry.

@@ -38,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="how long a tenant waits for a lock (its registry row, a table in use) before it "
                         "fails alone, naming the holder (default 60)")
     o.fmt_arg(p, o.FORMATS_SIMPLE)
+    o.output_arg(p, o.FORMATS_SIMPLE)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     result = runner.run(s, runner.Options(migrations=args.migrations, jobs=args.jobs, slugs=args.slugs, to=args.to,
                                           sql=args.sql, endpoint=args.endpoint, master_dsn=args.master_dsn,
                                           lock_timeout_s=args.lock_timeout))
-    o.write(output.render(result, args.format))
+    o.write(output.render(result, args.format), args.output)
     if result.failed:
         print(f"tenantdb: error: migrate failed for {len(result.failed)} tenant(s): {', '.join(result.failed)} "
               "(the others are done; fix and rerun, which runs only the tenants behind)", file=sys.stderr)

@@ -12,7 +12,10 @@
 - what ``npx cdktf diff|deploy|destroy`` need against the emulator: TENANTDB_SETTINGS (the
   overlay, if any), TF_CLI_CONFIG_FILE (the provider mirror), CHECKPOINT_DISABLE, the
   emulator's endpoint and its dummy credentials (``testing``: an emulator accepts any, real
-  AWS none), the region, no EC2 metadata look-up, and the JSII banner silencers.
+  AWS none), the region, no EC2 metadata look-up, and the JSII banner silencers;
+- what docs/runbook.md's story commands name: TENANTDB_ENV=local (which the toolkit's commands
+  also take as their --env) and MASTER_SECRET_ARN, the ARN of the instance's RDS-managed master
+  secret (the ``master_secret_arn`` output on AWS; its password is read only when a command asks).
 
 ``--password`` prints only the password, for that command substitution; it refuses a terminal.
 The local secret holds the instance's endpoint name, which does not resolve here: the
@@ -82,6 +85,7 @@ def exports(s: Settings, role: str = "app", overlay: str | os.PathLike[str] | No
         "AWS_ENDPOINT_URL": str(s.aws_endpoint_url), **EMULATOR_CREDENTIALS,
         "AWS_REGION": s.region, "AWS_DEFAULT_REGION": s.region, "AWS_EC2_METADATA_DISABLED": "true",
         **QUIET_JSII,
+        "TENANTDB_ENV": s.environment, "MASTER_SECRET_ARN": _master_secret_arn(s),
     }
     reveal = [sys.executable, "-m", "tenantdb.cli", *(["--settings", str(Path(overlay).resolve())] if overlay else []),
               "local", "env", "--password", "--role", role]
@@ -91,6 +95,16 @@ def exports(s: Settings, role: str = "app", overlay: str | os.PathLike[str] | No
     lines.append(f'export PGPASSWORD="$({shlex.join(reveal)})"')
     lines += [f"export {k}={shlex.quote(v)}" for k, v in aws.items()]
     return "\n".join(lines) + "\n"
+
+
+def _master_secret_arn(s: Settings) -> str:
+    from tenantdb.aws import Aws
+
+    arn = (Aws(s).instance().get("MasterUserSecret") or {}).get("SecretArn")
+    if not arn:
+        raise ToolkitError(f"instance {s.instance_identifier} has no RDS-managed master secret; "
+                           "run `tenantdb local up` again")
+    return str(arn)
 
 
 def password(s: Settings, role: str = "app") -> str:

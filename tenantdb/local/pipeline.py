@@ -68,16 +68,16 @@ def up(settings: Settings, fmt: str = "table", overlay: str | os.PathLike[str] |
             live = bring_to_life(settings, cluster)
             _record_cluster(directory, cluster)
             progress.note(live)
-        s = settings if settings.ca_bundle else settings.model_copy(update={"ca_bundle": str(cluster.ca_file)})
+        s = settings if settings.ca_bundle else settings.replaced(ca_bundle=str(cluster.ca_file))
         with progress.stage("bootstrap"):
             from tenantdb.database.bootstrap import steps as bootstrap
 
             result = bootstrap.run(s)
             progress.note(f"{result.changed} of {len(result.steps)} steps changed")
         with progress.stage("sample tenants"):  # isolation shown on real tenants
-            from tenantdb.database.tenancy import tenants
+            from tenantdb.local import samples
 
-            progress.note(tenants.ensure_samples(s))
+            progress.note(samples.ensure_samples(s))
         with progress.stage("verify"):
             from tenantdb import verify
 

@@ -78,6 +78,7 @@ def run(s: Settings, opt: Options) -> Result:
     if missing:
         raise UsageError(f"--tenant {', '.join(missing)}: no such tenant in {s.tenancy_schema}.tenants "
                          "(see `tenantdb tenant list`); nothing changed")
+    refuse_downgrade(loaded, rows)
     jobs = opt.jobs or default_jobs(s, free)
     if opt.sql:
         results, tasks = plan(loaded, rows)
@@ -127,6 +128,19 @@ def plan(loaded: scripts.Scripts, rows: list[catalog.TenantVersion],
         else:
             tasks.append(worker.Task(r.slug, r.schema, r.tenant_id, r.versions or ()))
     return done, tasks
+
+
+def refuse_downgrade(loaded: scripts.Scripts, rows: list[catalog.TenantVersion]) -> None:
+    """Exit 2, before anything changes, when ``--to`` names a revision some tenant is already past:
+    migrate only upgrades, and reporting such a tenant "current" would hide that it is not at REV."""
+    if loaded.destination == "heads":
+        return
+    past = [r.slug for r in rows if r.versions and not loaded.unknown(r.versions)
+            and loaded.is_current(r.versions) and set(r.versions) != set(loaded.target)]
+    if past:
+        shown = ", ".join(past[:5]) + (f" and {len(past) - 5} more" if len(past) > 5 else "")
+        raise UsageError(f"--to {loaded.destination}: tenant(s) {shown} already past it; migrate does not "
+                         "downgrade (write a new revision that undoes the change); nothing changed")
 
 
 def default_jobs(s: Settings, free: int) -> int:

@@ -168,55 +168,6 @@ def _describe(s: Settings, schema: str, found: dict[str, Any], contents: dict[st
     return " and ".join(parts)
 
 
-# ----- sample tenants (local up) -----------------------------------------------------
-
 SAMPLE_TABLE = "projects"
-"""The sample set's table each sample tenant gets one row in (migrations/tenant, 0002_projects)."""
-
-SAMPLE_MIGRATIONS = "migrations/tenant"
-"""The sample migration set (Story 1.3's core tables, then projects), shipped with the package."""
-
-
-def ensure_samples(s: Settings, *, endpoint: str | None = None, master_dsn: str | None = None) -> str:
-    """Converge settings.sample_tenants: each exists, at the head of the tenant migrations (settings
-    tenant_migrations, else the sample set) run by `tenantdb migrate` as the migrator, isolated by it,
-    with one ``projects`` row of its own. A second run creates nothing. Returns a one-line note."""
-    from tenantdb.database.migrate import bring_to_head, scripts
-
-    created = [slug for slug in s.sample_tenants if _ensure_tenant(s, slug, endpoint, master_dsn)]
-    if s.sample_tenants:
-        where = str(scripts.resolve_dir(None, s.tenant_migrations or SAMPLE_MIGRATIONS))
-        bring_to_head(s, list(s.sample_tenants), migrations=where, endpoint=endpoint, master_dsn=master_dsn)
-    with _connect(s, endpoint, master_dsn) as conn:
-        for slug in s.sample_tenants:
-            _ensure_sample_table(conn, s, slug)
-    names = ", ".join(s.sample_tenants) or "none"
-    return f"sample tenants {names}" + (f" ({len(created)} created)" if created else " (as they were)")
-
-
-def _ensure_tenant(s: Settings, slug: str, endpoint: str | None, master_dsn: str | None) -> bool:
-    with _connect(s, endpoint, master_dsn) as conn:
-        _require_registry(conn, s)
-        if _lookup(conn, s, slug)["tenant_id"]:
-            return False
-    create(s, slug, endpoint=endpoint, master_dsn=master_dsn)
-    return True
-
-
-def _ensure_sample_table(conn: psycopg.Connection, s: Settings, slug: str) -> None:
-    """One first row in the tenant's ``projects`` (made by the migrations), under its own tenant context."""
-    from tenantdb.database.tenancy.context_key import context_for
-
-    table = sql.Identifier(schema_name(s, slug), SAMPLE_TABLE)
-    with conn.transaction():
-        tenant = conn.execute(sqlfiles.named("tenants/sample_tenant_id", {"registry": _registry(s)}),
-                              (slug,)).fetchone()
-    if tenant is None:
-        raise ToolkitError(f"sample tenant {slug} is not registered; run `tenantdb local up` again")
-    # The context as an application sets it: the id (plain) or a token minted as the master (signed),
-    # read before the migrator's transaction (minting reads the key ring and ends its transaction).
-    context = context_for(s, conn, str(tenant[0]))
-    with conn.transaction():
-        conn.execute(sqlfiles.named("tenants/sample_as_migrator", {"migrator": sql.Identifier(s.migrator_role)}))
-        conn.execute(sqlfiles.named("tenants/sample_context"), (s.tenant_setting, context))
-        conn.execute(sqlfiles.named("tenants/sample_row", {"table": table}), (tenant[0], f"{slug}'s first project"))
+"""The sample set's table each sample tenant gets one row in (migrations/tenant, 0002_projects); the
+sample tenants themselves are the local environment's (tenantdb/local/samples.py)."""
