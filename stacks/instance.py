@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from stacks.cdk import Construct, DbInstance, TerraformElement, named
+from stacks.cdk import Construct, DbInstance, Fn, TerraformElement, TerraformResource, named
+
+STAMP_FORMAT = "YYYYMMDDhhmmss"
+"""The final snapshot's suffix: the UTC time its stamp was created (Terraform's formatdate)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class InstanceProps:
     """Storage type (task 1.6)."""
     allocated_storage_gb: int
     """Initial storage (Story 0.4 instance sizing)."""
+    storage_iops: int | None
+    """gp3 provisioned IOPS, or None for gp3's baseline (task 1.6); passed only when set."""
+    storage_throughput_mibps: int | None
+    """gp3 provisioned throughput in MiB/s, or None for gp3's baseline (task 1.6); passed only when set."""
     max_allocated_storage_gb: int
     """Storage autoscaling ceiling (task 1.6)."""
     backup_retention_days: int
@@ -76,15 +83,19 @@ class InstanceProps:
     depends_on: Sequence[TerraformElement]
     """The log groups, so RDS never creates them unencrypted first."""
 
-    @property
-    def final_snapshot_identifier(self) -> str:
-        return f"{self.identifier}-final"
+    def replacing_inputs(self) -> dict[str, str]:
+        """What renews the final snapshot's stamp: the inputs whose change replaces the instance (the
+        provider's ForceNew arguments it sets: key, database name, master user) and its identifier (a
+        rename, in place, which the name carries)."""
+        return {"identifier": self.identifier, "kms_key_id": self.storage_kms_key_arn, "db_name": self.db_name,
+                "username": self.master_username}
 
 
 class Instance(Construct):
     def __init__(self, scope: Construct, id_: str, props: InstanceProps):
         super().__init__(scope, id_)
         p = props
+        self.snapshot_stamp = _snapshot_stamp(self, p) if p.final_snapshot else None
         self.db = named(DbInstance(
             self, "db",
             identifier=p.identifier,
@@ -96,6 +107,8 @@ class Instance(Construct):
             multi_az=p.multi_az,
             storage_type=p.storage_type,
             allocated_storage=p.allocated_storage_gb,
+            iops=p.storage_iops,
+            storage_throughput=p.storage_throughput_mibps,
             max_allocated_storage=p.max_allocated_storage_gb,
             storage_encrypted=True,
             kms_key_id=p.storage_kms_key_arn,
@@ -116,7 +129,8 @@ class Instance(Construct):
             copy_tags_to_snapshot=p.copy_tags_to_snapshot,
             deletion_protection=p.deletion_protection,
             skip_final_snapshot=not p.final_snapshot,
-            final_snapshot_identifier=p.final_snapshot_identifier if p.final_snapshot else None,
+            final_snapshot_identifier=(f"{p.identifier}-final-{self.snapshot_stamp.get_string_attribute('output')}"
+                                       if self.snapshot_stamp else None),
             performance_insights_enabled=True,
             performance_insights_kms_key_id=p.storage_kms_key_arn,
             performance_insights_retention_period=p.performance_insights_retention_days,
@@ -129,3 +143,24 @@ class Instance(Construct):
     @property
     def master_secret_arn(self) -> str:
         return self.db.master_user_secret.get(0).secret_arn
+
+
+def _snapshot_stamp(scope: Construct, p: InstanceProps) -> TerraformResource:
+    """``terraform_data.final_snapshot_stamp``: the time the instance's lifetime began, captured once.
+
+    A fixed final snapshot name (``<id>-final``) makes the second destroy of a re-created instance fail
+    (DBSnapshotAlreadyExists, Story 0.4 AC4). The stamp's input is ``timestamp()``, ignored after
+    creation, so a plan never shows a diff; it is created and destroyed with the stack, and replaced
+    with the instance when an input that replaces (or renames) the instance changes (``triggers_replace``;
+    the stamp's ``replace_triggered_by`` naming the instance is a cycle, since the instance reads the stamp).
+    A deliberate ``-replace`` of the instance names the stamp too (docs/runbook.md).
+
+    Terraform's built-in ``terraform_data`` (no provider); a generic resource with overrides, because
+    stacks/cdk.py does not re-export cdktf's ``DataResource`` binding.
+    """
+    stamp = named(TerraformResource(scope, "final-snapshot-stamp", terraform_resource_type="terraform_data"),
+                  "final_snapshot_stamp")
+    stamp.add_override("input", Fn.formatdate(STAMP_FORMAT, Fn.timestamp()))
+    stamp.add_override("triggers_replace", p.replacing_inputs())
+    stamp.add_override("lifecycle.ignore_changes", ["input"])
+    return stamp

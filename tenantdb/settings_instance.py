@@ -27,6 +27,10 @@ _MAINT = re.compile(
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 
+GP3 = {"threshold_gb": 400, "iops": (12_000, 64_000), "mibps": (500, 4_000), "mibps_per_iops": 0.25}
+"""RDS for PostgreSQL gp3 from 400 GiB: baseline and provisionable range of IOPS and throughput (MiB/s), and
+the most throughput per IOPS; below 400 GiB nothing can be provisioned (AWS RDS user guide, gp3 storage)."""
+
 
 class InstanceSettings(BaseModel):
     """The instance's fields (identity, engine, instance, backups, observability, KMS, parameter group)."""
@@ -75,6 +79,20 @@ class InstanceSettings(BaseModel):
     """Storage autoscaling ceiling in GB. @default 100; 500 for prod (5x headroom for
     500 tenants' growth, bounded so a runaway write cannot grow the bill without
     limit) @see Story 0.4 task 1.6."""
+
+    storage_iops: int | None = Field(None, ge=1)
+    """gp3 provisioned IOPS; None keeps gp3's baseline (3,000 below 400 GiB, 12,000 from 400 GiB). RDS for
+    PostgreSQL lets gp3 provision IOPS and throughput only from 400 GiB allocated: 12,000 to 64,000 IOPS.
+    Passed to the instance (``iops``) only when set. @default None (the baseline)
+    @see Story 0.4 task 1.6; AWS RDS user guide "Amazon RDS DB instance storage", gp3 storage
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Storage.html)."""
+
+    storage_throughput_mibps: int | None = Field(None, ge=1)
+    """gp3 provisioned throughput in MiB/s; None keeps gp3's baseline (125 below 400 GiB, 500 from 400 GiB).
+    From 400 GiB: 500 to 4,000 MiB/s, and at most 0.25 MiB/s per IOPS (the provisioned IOPS, or 12,000).
+    Passed to the instance (``storage_throughput``) only when set. @default None (the baseline)
+    @see Story 0.4 task 1.6; AWS RDS user guide "Amazon RDS DB instance storage", gp3 storage
+    (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Storage.html)."""
 
     port: int = Field(5432, ge=1150, le=65535)
     """Listener port; the story's connection string uses 5432. @default 5432 @see Story 0.4 connection string."""
@@ -209,6 +227,36 @@ class InstanceSettings(BaseModel):
         if self.max_allocated_storage_gb < self.allocated_storage_gb:
             raise FieldError("max_allocated_storage_gb", self.max_allocated_storage_gb,
                              f"must be at least allocated_storage_gb ({self.allocated_storage_gb})")
+        self._gp3_performance()
+
+    def _gp3_performance(self) -> None:
+        """RDS's gp3 rules for PostgreSQL (:data:`GP3`): provisioning only from 400 GiB, within the range,
+        throughput at most 0.25 MiB/s per IOPS."""
+        iops, mibps = self.storage_iops, self.storage_throughput_mibps
+        if iops is None and mibps is None:
+            return
+        field, value = ("storage_iops", iops) if iops is not None else ("storage_throughput_mibps", mibps)
+        if self.storage_type != "gp3":
+            raise FieldError(field, value, f"applies to gp3 only (storage_type is {self.storage_type}); "
+                             "unset it or set storage_type = \"gp3\"")
+        if self.allocated_storage_gb < GP3["threshold_gb"]:
+            raise FieldError(field, value, f"gp3 below {GP3['threshold_gb']} GiB has a fixed baseline "
+                             f"(3,000 IOPS, 125 MiB/s); unset it or set allocated_storage_gb to "
+                             f"{GP3['threshold_gb']} or more")
+        lo, hi = GP3["iops"]
+        if iops is not None and not lo <= iops <= hi:
+            raise FieldError("storage_iops", iops, f"must be {lo:,} to {hi:,} for gp3 (RDS rule); "
+                             f"unset it for the {lo:,} baseline")
+        lo, hi = GP3["mibps"]
+        if mibps is not None and not lo <= mibps <= hi:
+            raise FieldError("storage_throughput_mibps", mibps, f"must be {lo:,} to {hi:,} MiB/s for gp3 "
+                             f"(RDS rule); unset it for the {lo:,} baseline")
+        per_iops, effective_iops = GP3["mibps_per_iops"], iops if iops is not None else GP3["iops"][0]
+        if mibps is not None and mibps > effective_iops * per_iops:
+            raise FieldError("storage_throughput_mibps", mibps,
+                             f"exceeds {per_iops} MiB/s per IOPS ({effective_iops:,} IOPS allow "
+                             f"{int(effective_iops * per_iops):,}); set storage_iops to {int(mibps / per_iops):,} "
+                             "or more, or lower the throughput")
 
     def _master_not_a_default_name(self) -> None:
         if self.master_username in ("postgres", "admin", "rdsadmin"):

@@ -67,21 +67,61 @@ def deletion_protection(c: Ctx) -> Check:
 
 
 def final_snapshot(c: Ctx) -> Check:
+    """Story 0.4 AC4: a final snapshot on delete, named once per instance lifetime (a fixed name makes the
+    second destroy of a re-created instance fail), with the instance's tags copied to it."""
     i = c.instance
     wanted = c.base.final_snapshot or c.s.final_snapshot
-    ok = i.get("skip_final_snapshot") is (not wanted) and (bool(i.get("final_snapshot_identifier")) or not wanted)
-    expected = "final snapshot taken on delete" if wanted else "no final snapshot"
-    actual = (f"skip_final_snapshot={tf(i.get('skip_final_snapshot'))}, "
-              f"final_snapshot_identifier={plain(i.get('final_snapshot_identifier'))}")
-    return (passed if ok else failed)("FINAL-SNAPSHOT", title("FINAL-SNAPSHOT"), expected, actual)
+    name = i.get("final_snapshot_identifier")
+    problems = [] if i.get("skip_final_snapshot") is (not wanted) else [f"skip_final_snapshot must be {tf(not wanted)}"]
+    if wanted:
+        problems += _unique_name_problems(c, name)
+    if i.get("copy_tags_to_snapshot") is not True:
+        problems.append("copy_tags_to_snapshot must be true (the snapshot keeps the instance's tags)")
+    expected = (f"final snapshot taken on delete, named {c.s.instance_identifier}-final-<{STAMP}>, tags copied"
+                if wanted else "no final snapshot, tags copied to snapshots")
+    actual = (f"skip_final_snapshot={tf(i.get('skip_final_snapshot'))}, final_snapshot_identifier={plain(name)}, "
+              f"copy_tags_to_snapshot={tf(i.get('copy_tags_to_snapshot'))}")
+    if problems:
+        return failed("FINAL-SNAPSHOT", title("FINAL-SNAPSHOT"), expected, actual, "; ".join(problems))
+    return passed("FINAL-SNAPSHOT", title("FINAL-SNAPSHOT"), expected, actual)
+
+
+STAMP = "terraform_data.final_snapshot_stamp.output"
+"""What makes the final snapshot's name unique: a time captured once per instance lifetime (stacks/instance.py)."""
+
+
+def _unique_name_problems(c: Ctx, name: object) -> list[str]:
+    """The name is ``<identifier>-final-`` and the stamp's output; the stamp is made once (its timestamp()
+    input ignored afterwards) and replaced whenever the instance's identifier is."""
+    prefix = f"{c.s.instance_identifier}-final-"
+    if name != f"{prefix}${{{STAMP}}}":
+        return [f"final_snapshot_identifier must be {prefix}${{{STAMP}}} (a fixed name collides on the "
+                "second destroy of a re-created instance)"]
+    stamp = c.db.resources("terraform_data").get("final_snapshot_stamp")
+    if stamp is None:
+        return ["terraform_data.final_snapshot_stamp is missing"]
+    problems = []
+    if "timestamp()" not in str(stamp.get("input", "")):
+        problems.append("the stamp's input must be a timestamp()")
+    if "input" not in ((stamp.get("lifecycle") or {}).get("ignore_changes") or []):
+        problems.append("the stamp must ignore changes to its input (else every plan shows a diff)")
+    if (stamp.get("triggers_replace") or {}).get("identifier") != c.instance.get("identifier"):
+        problems.append("the stamp's triggers_replace must hold the instance's identifier (renewed with it)")
+    return problems
 
 
 def storage(c: Ctx) -> Check:
     i = c.instance
     expected = (c.s.storage_type, c.s.allocated_storage_gb, c.s.max_allocated_storage_gb)
     actual = (i.get("storage_type"), i.get("allocated_storage"), i.get("max_allocated_storage"))
-    return compare("STORAGE", title("STORAGE"), "{} {} GB -> {} GB".format(*expected),
-                   "{} {} GB -> {} GB".format(*actual))
+    shown = "{} {} GB -> {} GB"
+    # gp3 provisioned performance: asserted when set (else the baseline: absent from the instance).
+    for attr, field_name, unit in (("iops", "storage_iops", "IOPS"),
+                                   ("storage_throughput", "storage_throughput_mibps", "MiB/s")):
+        want = getattr(c.s, field_name)
+        if want is not None or i.get(attr) is not None:
+            expected, actual, shown = (*expected, want), (*actual, i.get(attr)), f"{shown}, {{}} {unit}"
+    return compare("STORAGE", title("STORAGE"), shown.format(*expected), shown.format(*actual))
 
 
 def maintenance(c: Ctx) -> Check:
