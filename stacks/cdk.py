@@ -24,6 +24,7 @@ from cdktf import (
 )
 from constructs import Construct, IConstruct
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_db_instance import DataAwsDbInstance
 from cdktf_cdktf_provider_aws.data_aws_db_subnet_group import DataAwsDbSubnetGroup
@@ -35,6 +36,7 @@ from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
 )
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
+from cdktf_cdktf_provider_aws.db_event_subscription import DbEventSubscription
 from cdktf_cdktf_provider_aws.db_instance import DbInstance
 from cdktf_cdktf_provider_aws.db_parameter_group import DbParameterGroup, DbParameterGroupParameter
 from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
@@ -57,6 +59,9 @@ from cdktf_cdktf_provider_aws.security_group import (
 from cdktf_cdktf_provider_aws.serverlessapplicationrepository_cloudformation_stack import (
     ServerlessapplicationrepositoryCloudformationStack,
 )
+from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
+from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
+from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from cdktf_cdktf_provider_aws.subnet import Subnet
 from cdktf_cdktf_provider_aws.vpc import Vpc
@@ -81,6 +86,7 @@ __all__ = [
     "AwsProviderDefaultTags",
     "AwsProviderEndpoints",
     "CloudwatchLogGroup",
+    "CloudwatchMetricAlarm",
     "Construct",
     "DataAwsCallerIdentity",
     "DataAwsDbInstance",
@@ -91,6 +97,7 @@ __all__ = [
     "DataAwsIamPolicyDocumentStatementPrincipals",
     "DataAwsPartition",
     "DataAwsSsmParameter",
+    "DbEventSubscription",
     "DbInstance",
     "DbParameterGroup",
     "DbParameterGroupParameter",
@@ -120,6 +127,9 @@ __all__ = [
     "SecurityGroupEgress",
     "SecurityGroupIngress",
     "ServerlessapplicationrepositoryCloudformationStack",
+    "SnsTopic",
+    "SnsTopicPolicy",
+    "SnsTopicSubscription",
     "SsmParameter",
     "Subnet",
     "TerraformElement",

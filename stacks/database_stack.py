@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from stacks.access_policy import SecretReadPolicy, SecretReadPolicyProps
 from stacks.account import Account
+from stacks.alarms import Alarms, AlarmsProps
 from stacks.cdk import Construct, TerraformOutput, TerraformStack
 from stacks.instance import Instance, InstanceProps
 from stacks.kms import Key, KeyProps
@@ -20,6 +21,7 @@ from stacks.provider import ProviderProps, add_backend, add_provider
 from stacks.rotation import RotationProps, SecretRotation
 from stacks.secrets import Secret, SecretProps, context_key_props
 from tenantdb.settings import Settings
+from tenantdb.settings_alarms import EVENT_CATEGORIES
 
 # Output names are a contract (bootstrap, verifier, runbook read them).
 OUTPUTS = ("endpoint_address", "endpoint_port", "instance_identifier", "master_secret_arn",
@@ -75,6 +77,8 @@ class DatabaseStack(TerraformStack):
             multi_az=s.multi_az,
             storage_type=s.storage_type,
             allocated_storage_gb=s.allocated_storage_gb,
+            storage_iops=s.storage_iops,
+            storage_throughput_mibps=s.storage_throughput_mibps,
             max_allocated_storage_gb=s.max_allocated_storage_gb,
             backup_retention_days=s.backup_retention_days,
             backup_window=s.backup_window,
@@ -124,6 +128,12 @@ class DatabaseStack(TerraformStack):
         irsa = SecretReadPolicy(self, "irsa", SecretReadPolicyProps(
             policy_name=s.irsa_policy_name, secret_arn=connection.arn, kms_key_arn=secrets_key.arn, account=acct,
             context_key_secret_arn=context_key.arn if context_key else None))
+        # Story 0.4 tasks 4.3/4.4: alarms and the instance's events to one encrypted topic per environment.
+        Alarms(self, "alarms", AlarmsProps(
+            account=acct, instance_identifier=s.instance_identifier, topic_name=s.alarm_topic_name,
+            kms_alias=s.kms_alias_alarms, key_deletion_window_days=s.kms_deletion_window_days,
+            alarms=s.alarm_specs, event_subscription_name=s.event_subscription_name,
+            event_categories=EVENT_CATEGORIES, subscriptions=s.alarm_subscriptions, depends_on=[db.db]))
 
         for name, value, what in (
             ("endpoint_address", db.db.address, "instance DNS name"),

@@ -29,7 +29,8 @@ from tenantdb.settings import Settings
 
 
 # Every AWS API the stacks call (and the backend's STS/IAM for its own checks).
-EMULATED_SERVICES: tuple[str, ...] = ("ec2", "iam", "kms", "logs", "rds", "s3", "secretsmanager", "ssm", "sts")
+EMULATED_SERVICES: tuple[str, ...] = ("cloudwatch", "ec2", "iam", "kms", "logs", "rds", "s3", "secretsmanager", "sns",
+                                     "ssm", "sts")
 
 
 @dataclass(frozen=True)

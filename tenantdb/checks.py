@@ -169,6 +169,16 @@ REGISTRY: tuple[Control, ...] = (
             "checkov CKV_AWS_129, CKV_AWS_158, CKV_AWS_338",
             check="tenantdb.infra.check.logs:log_exports",
             verify="tenantdb.verify.aws_checks:log_exports", needs_aws=True),
+    Control("MON-ALARMS", "Alarms: storage, memory, connections, CPU, latency, queue depth, transaction ids",
+            "Story 0.4 task 4.3 monitoring (someone is told before storage, memory, connections or "
+            "transaction ids run out)",
+            check="tenantdb.infra.check.alarms:alarms", verify="tenantdb.verify.alarms:alarms", needs_aws=True),
+    Control("MON-TOPIC", "Alarm topic encrypted with its own CMK; only CloudWatch and RDS events publish",
+            "Story 0.4 task 4.3 monitoring; Story 0.4 AC5 (encrypted at rest)",
+            check="tenantdb.infra.check.alarms:topic", verify="tenantdb.verify.alarms:topic", needs_aws=True),
+    Control("MON-EVENTS", "RDS events (failover, low storage, maintenance, configuration) to the topic",
+            "Story 0.4 task 4.4 monitoring",
+            check="tenantdb.infra.check.alarms:events", verify="tenantdb.verify.alarms:events", needs_aws=True),
     # ----- kms -----
     Control("KMS", "KMS keys", "Story 0.4 AC5, AC9: the CMKs behind storage and secrets",
             check="tenantdb.infra.check.kms:keys"),

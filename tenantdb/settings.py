@@ -10,7 +10,8 @@ ones winning:
    instance and its parameter group), settings_database.py (the database and
    its roles), settings_deploy.py (secrets, network inputs, state, CI),
    settings_toolkit.py (the toolkit's endpoints, timeouts and local
-   environment), settings_tenancy.py (tenant context, extensions, migrations);
+   environment), settings_tenancy.py (tenant context, extensions, migrations),
+   settings_alarms.py (what pages, and when);
    the defaults built from other fields (``"<project>-tfstate-<env>"``) are
    derived here, in :func:`derived_defaults`, however a Settings is built;
 2. the per-environment profile in :data:`PROFILES` (what differs between
@@ -39,6 +40,7 @@ from typing import Any
 from pydantic import ConfigDict, ValidationError, ValidatorFunctionWrapHandler, model_validator
 
 from tenantdb import aws_reference
+from tenantdb.settings_alarms import AlarmSettings
 from tenantdb.settings_database import DatabaseSettings
 from tenantdb.settings_deploy import DeploySettings
 from tenantdb.settings_instance import InstanceSettings
@@ -59,7 +61,7 @@ SETTINGS_ENV_VAR = "TENANTDB_SETTINGS"
 # The groups, last first: pydantic orders the fields from the last base to the first, so the
 # instance's come first (environment, project, ...) and the tenancy's last, and a validator that
 # reads an earlier field (extensions reads engine_major) finds it validated.
-class Settings(TenancySettings, ToolkitSettings, DeploySettings, DatabaseSettings, InstanceSettings):
+class Settings(AlarmSettings, TenancySettings, ToolkitSettings, DeploySettings, DatabaseSettings, InstanceSettings):
     """One environment's settings. Frozen: read it, never mutate it; :meth:`replaced` makes a changed,
     validated copy."""
 

@@ -26,8 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tenantdb"
 
-SETTINGS = {"tenantdb.settings", "tenantdb.settings_rules", "tenantdb.settings_instance", "tenantdb.settings_database",
-            "tenantdb.settings_deploy", "tenantdb.settings_toolkit", "tenantdb.settings_tenancy"}
+SETTINGS = {f"tenantdb.{p.stem}" for p in PACKAGE.glob("settings*.py")}
 """The settings model (settings.py) and the modules it is made of: its errors and shared rules, its groups of fields."""
 GROUND = {"tenantdb.errors", "tenantdb.paths", "tenantdb.aws_reference", "tenantdb.db_parameters", "tenantdb.report",
           "tenantdb.checks", *SETTINGS}

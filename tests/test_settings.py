@@ -159,3 +159,48 @@ def test_the_settings_hold_only_settings():
     assert s.db_parameters == db_parameters.db_parameters(
         max_connections=200, work_mem_mb=64, maintenance_work_mem_mb=512, log_min_duration_statement_ms=1000,
         temp_file_limit_kb=db_parameters.temp_file_limit_kb(100, 10.0))
+
+
+@pytest.mark.parametrize("override, field, fix", [
+    ({"storage_iops": 12000}, "storage_iops", "set allocated_storage_gb to 400 or more"),
+    ({"storage_throughput_mibps": 500}, "storage_throughput_mibps", "set allocated_storage_gb to 400 or more"),
+    ({"allocated_storage_gb": 400, "max_allocated_storage_gb": 500, "storage_iops": 11999}, "storage_iops",
+     "must be 12,000 to 64,000"),
+    ({"allocated_storage_gb": 400, "max_allocated_storage_gb": 500, "storage_iops": 64001}, "storage_iops",
+     "must be 12,000 to 64,000"),
+    ({"allocated_storage_gb": 400, "max_allocated_storage_gb": 500, "storage_throughput_mibps": 4001},
+     "storage_throughput_mibps", "must be 500 to 4,000"),
+    ({"allocated_storage_gb": 400, "max_allocated_storage_gb": 500, "storage_throughput_mibps": 3001},
+     "storage_throughput_mibps", "set storage_iops to 12,004 or more"),  # 0.25 MiB/s per baseline IOPS
+    ({"allocated_storage_gb": 400, "max_allocated_storage_gb": 500, "storage_iops": 14000,
+      "storage_throughput_mibps": 4000}, "storage_throughput_mibps", "set storage_iops to 16,000 or more"),
+    ({"storage_type": "gp2", "allocated_storage_gb": 400, "max_allocated_storage_gb": 500, "storage_iops": 12000},
+     "storage_iops", 'set storage_type = "gp3"'),
+])
+def test_gp3_provisioned_performance_follows_rds_rules_in_one_line(override, field, fix):
+    """gp3 below 400 GiB is a fixed baseline; from 400 GiB 12,000-64,000 IOPS, 500-4,000 MiB/s, and at
+    most 0.25 MiB/s per IOPS (AWS RDS user guide, gp3 storage)."""
+    with pytest.raises(settings.SettingsError) as err:
+        settings.load("dev", **override)
+    msg = str(err.value)
+    assert msg.startswith(f"dev: {field}={override[field]}: ") and fix in msg and "\n" not in msg, msg
+
+
+def test_gp3_provisioned_performance_is_optional_and_kept_when_valid():
+    assert (settings.load("prod").storage_iops, settings.load("prod").storage_throughput_mibps) == (None, None)
+    s = settings.load("prod", allocated_storage_gb=400, storage_iops=16000, storage_throughput_mibps=4000)
+    assert (s.storage_iops, s.storage_throughput_mibps) == (16000, 4000)
+    assert settings.load("prod", allocated_storage_gb=400, storage_throughput_mibps=3000).storage_iops is None
+    assert settings.load("prod", allocated_storage_gb=400, storage_iops=64000).storage_throughput_mibps is None
+
+
+def test_a_bad_gp3_setting_exits_2_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    overlay = tmp_path / "overlay.toml"
+    overlay.write_text("[dev]\nstorage_iops = 3000\n")
+    proc = subprocess.run([sys.executable, "-m", "tenantdb.cli", "--settings", str(overlay), "check", "--env", "dev"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("tenantdb: error: dev: storage_iops=3000: "), proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not proc.stdout, (proc.stdout, proc.stderr)

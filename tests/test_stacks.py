@@ -71,7 +71,8 @@ def test_instance_follows_environment_settings(env: str, stack_json: dict, cdktf
     assert not cdktf_testing.to_have_resource_with_properties(raw, "aws_db_instance",
                                                               {**expected, "multi_az": not s.multi_az})
     if s.final_snapshot:
-        assert _instance(doc)["final_snapshot_identifier"] == f"{s.instance_identifier}-final"
+        assert _instance(doc)["final_snapshot_identifier"] == (
+            f"{s.instance_identifier}-final-${{terraform_data.final_snapshot_stamp.output}}")
     else:
         assert "final_snapshot_identifier" not in _instance(doc)
 
@@ -170,7 +171,7 @@ def test_kms_keys_rotate_with_explicit_policies(env: str, stack_json: dict) -> N
     s = _settings(env)
     doc = _db(stack_json, env)[1]
     keys = doc["resource"]["aws_kms_key"]
-    assert set(keys) == {"rds", "secrets"}
+    assert set(keys) == {"rds", "secrets", "alarms"}
     policies = doc["data"]["aws_iam_policy_document"]
     for name, key in keys.items():
         assert key["enable_key_rotation"] is True
@@ -181,7 +182,7 @@ def test_kms_keys_rotate_with_explicit_policies(env: str, stack_json: dict) -> N
         assert all(ident.endswith(":root") for t, ident in principals if t == "AWS")
         use = next(st for st in statements if st["sid"] == "UseThroughServices")
         via = next(c for c in use["condition"] if c["variable"] == "kms:ViaService")
-        service = {"rds": "rds", "secrets": "secretsmanager"}[name]
+        service = {"rds": "rds", "secrets": "secretsmanager", "alarms": "sns"}[name]
         assert via["values"] == [f"{service}.{s.region}.amazonaws.com"]
         assert "kms:Decrypt" not in next(st for st in statements if st["sid"] == "KeyAdministration")["actions"]
     logs = next(st for st in policies["rds_key_policy"]["statement"] if st["sid"] == "CloudWatchLogs")
