@@ -277,6 +277,6 @@ def test_verify_makes_each_aws_call_once(dev_bootstrapped: Live, monkeypatch):
     assert rep.exit_code == 0, [(c.id, c.detail) for c in rep.checks if c.status not in (Status.PASS, Status.SKIP)]
     repeated = sorted({c for c in calls if calls.count(c) > 1})
     assert not repeated, repeated
-    assert sum(op == "kms:DescribeKey" for op, _ in calls) == 2  # the RDS key and the secrets key
+    assert sum(op == "kms:DescribeKey" for op, _ in calls) == 3  # the RDS, secrets and alarms keys
     assert {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "rds:DescribeDBInstances"} <= \
         {op for op, _ in calls}

@@ -39,20 +39,6 @@ def _verdict(cid: str, expected: str, ok_actual: str, problems: list[str]) -> Ch
     return passed(cid, title(cid), expected, ok_actual)
 
 
-def _topic_arn(ctx: Context) -> str | None:
-    """The alarm topic's ARN (ListTopics: the account's topic of that name), or None when there is none."""
-    sns, name = ctx.aws.client("sns"), ctx.settings.alarm_topic_name
-    token: dict[str, str] = {}
-    while True:
-        page = _call("sns:ListTopics", sns.list_topics, **token)
-        for t in page.get("Topics", []):
-            if t["TopicArn"].rsplit(":", 1)[-1] == name:
-                return str(t["TopicArn"])
-        if not page.get("NextToken"):
-            return None
-        token = {"NextToken": page["NextToken"]}
-
-
 def _alarms(ctx: Context) -> dict[str, dict[str, Any]]:
     """The instance's metric alarms by name (DescribeAlarms, name prefix ``<instance>-``)."""
     cw, prefix = ctx.aws.client("cloudwatch"), f"{ctx.settings.instance_identifier}-"
@@ -70,7 +56,7 @@ def _alarms(ctx: Context) -> dict[str, dict[str, Any]]:
 def alarms(ctx: Context) -> Check:
     """MON-ALARMS: every alarm of ``settings.alarm_specs`` present, enabled, to the topic, not weaker."""
     s = ctx.settings
-    topic_arn, live = _topic_arn(ctx), _alarms(ctx)
+    topic_arn, live = ctx.alarm_topic_arn, _alarms(ctx)
     problems = [] if topic_arn else [f"topic {s.alarm_topic_name} not found"]
     for a in s.alarm_specs:
         name = f"{s.instance_identifier}-{a.key}"
@@ -116,7 +102,7 @@ def topic(ctx: Context) -> Check:
     """MON-TOPIC: the topic's KmsMasterKeyId is the alarms key; the key and topic policies name exactly the
     two publishing services; every subscriber of the settings is subscribed."""
     s = ctx.settings
-    arn = _topic_arn(ctx)
+    arn = ctx.alarm_topic_arn
     expected = f"{s.alarm_topic_name} encrypted with {s.kms_alias_alarms}; only {' and '.join(PUBLISHERS)} publish"
     if arn is None:
         return _verdict("MON-TOPIC", expected, "", [f"topic {s.alarm_topic_name} not found"])
@@ -159,7 +145,7 @@ def events(ctx: Context) -> Check:
     except BotoCoreError as exc:
         raise ToolkitError(f"rds:DescribeEventSubscriptions {s.event_subscription_name}: {exc}") from None
     sub = (found.get("EventSubscriptionsList") or [{}])[0]
-    topic_arn = _topic_arn(ctx)
+    topic_arn = ctx.alarm_topic_arn
     problems = []
     if str(sub.get("Enabled")).lower() != "true":
         problems.append("disabled")

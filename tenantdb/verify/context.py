@@ -85,6 +85,24 @@ class Context:
     def instance(self) -> dict[str, Any]:
         return self.aws.instance()
 
+    @cached_property
+    def alarm_topic_arn(self) -> str | None:
+        """The alarm topic's ARN (the account's topic of settings.alarm_topic_name; one ListTopics walk
+        per run, however many checks read it), or None when there is none."""
+        sns, name, token = self.aws.client("sns"), self.settings.alarm_topic_name, {}
+        while True:
+            try:
+                page = sns.list_topics(**token)
+            except Exception as exc:  # noqa: BLE001 - botocore errors; one line, the call named
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+                raise ToolkitError(f"sns:ListTopics: {code}") from None
+            for topic in page.get("Topics", []):
+                if topic["TopicArn"].rsplit(":", 1)[-1] == name:
+                    return str(topic["TopicArn"])
+            if not page.get("NextToken"):
+                return None
+            token = {"NextToken": page["NextToken"]}
+
     def key_arn(self, key_id: str) -> str:
         """The ARN of a KMS key given as alias, id or ARN (one DescribeKey per key per run)."""
         if key_id not in self._keys:
