@@ -94,8 +94,8 @@ class Context:
             try:
                 page = sns.list_topics(**token)
             except Exception as exc:  # noqa: BLE001 - botocore errors; one line, the call named
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-                raise ToolkitError(f"sns:ListTopics: {code}") from None
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+                raise ToolkitError(f"sns:ListTopics: {code or exc}") from None  # no code: where it failed
             for topic in page.get("Topics", []):
                 if topic["TopicArn"].rsplit(":", 1)[-1] == name:
                     return str(topic["TopicArn"])
